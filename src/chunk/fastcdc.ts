@@ -1,0 +1,59 @@
+/**
+ * Content-defined chunking (FastCDC with normalized chunking, level 2) over a 32-bit gear hash.
+ * Only large files are chunked; a file's id is always the BLAKE3 of its whole content, so these
+ * parameters change how a file is stored, never its identity. Documented in docs/format.md.
+ */
+import {hash} from '../objects/hash.js'
+
+export interface ChunkParams {
+  min: number
+  avg: number
+  max: number
+}
+
+/** 128 KiB / 512 KiB / 2 MiB: a 1 MiB edit costs about 1.5 MiB of new chunks. */
+export const DEFAULT_CHUNK_PARAMS: ChunkParams = {min: 128 << 10, avg: 512 << 10, max: 2 << 20}
+
+/** Files larger than this are chunked. */
+export const CHUNK_THRESHOLD = 2 << 20
+
+/** The gear table: 256 u32 values from BLAKE3("velo-gear-" + i), fixed forever. */
+export const GEAR: Uint32Array = (() => {
+  const g = new Uint32Array(256)
+  for (let i = 0; i < 256; i++) g[i] = hash(Buffer.from(`velo-gear-${i}`)).readUInt32LE(0)
+  return g
+})()
+
+function topMask(bits: number): number {
+  return (0xffffffff << (32 - bits)) >>> 0
+}
+
+export function masksFor(avg: number): {small: number; large: number} {
+  const bits = Math.round(Math.log2(avg))
+  return {small: topMask(bits + 2), large: topMask(bits - 2)}
+}
+
+/**
+ * Returns the length of the next chunk of buf[start, end). When fewer than `max` bytes are
+ * available the caller must pass `eof` = true, or provide more data first.
+ */
+export function findCut(buf: Uint8Array, start: number, end: number, p: ChunkParams = DEFAULT_CHUNK_PARAMS): number {
+  const n = end - start
+  if (n <= p.min) return n
+  const {small, large} = masksFor(p.avg)
+  const limit = Math.min(n, p.max)
+  const normal = Math.min(limit, p.avg)
+  let h = 0
+  let i = p.min
+  // Warm the window over the 32 bytes before `min` so the cut does not depend on earlier data.
+  for (let j = p.min - 32; j < p.min; j++) h = ((h << 1) + GEAR[buf[start + j]]) >>> 0
+  for (; i < normal; i++) {
+    h = ((h << 1) + GEAR[buf[start + i]]) >>> 0
+    if ((h & small) === 0) return i + 1
+  }
+  for (; i < limit; i++) {
+    h = ((h << 1) + GEAR[buf[start + i]]) >>> 0
+    if ((h & large) === 0) return i + 1
+  }
+  return limit
+}

@@ -1,0 +1,149 @@
+/**
+ * The stat cache of one snapshotted directory: for every directory and entry, the lstat fields
+ * that reveal a change (inode, size, mtime, ctime) and the id computed for it. A file whose fields
+ * are unchanged is not read again; a directory whose own fields are unchanged is not listed again
+ * (creating, deleting or renaming an entry changes its directory's mtime).
+ * Layout (docs/format.md, "stat cache"): "VSC1" f64 writtenAt, varint dirCount, then per directory
+ *   string rel, f64 ino, f64 mtimeMs, f64 ctimeMs, 32-byte tree id, varint size, varint count, and
+ *   per entry: u8 kind, string name, varint size, f64 ino, f64 mtimeMs, f64 ctimeMs,
+ *   then a string target (symlink) or a 32-byte id. Strings are varint length + UTF-8.
+ * Numbers are little-endian. The file is a cache: any damage just means a full re-read.
+ */
+import {ByteReader, varintLength, writeVarint} from '../util/varint.js'
+import type {EntryKind} from '../objects/tree.js'
+
+export interface CachedEntry {
+  name: string
+  kind: EntryKind
+  size: number
+  ino: number
+  mtimeMs: number
+  ctimeMs: number
+  /** 32-byte id (file, exec, dir). */
+  id?: Uint8Array
+  target?: string
+}
+
+export interface CachedDir {
+  rel: string
+  ino: number
+  mtimeMs: number
+  ctimeMs: number
+  treeId: Uint8Array
+  size: number
+  entries: CachedEntry[]
+}
+
+export interface StatCache {
+  writtenAt: number
+  dirs: Map<string, CachedDir>
+}
+
+const MAGIC = Buffer.from('VSC1')
+const KINDS: EntryKind[] = ['file', 'exec', 'symlink', 'dir']
+
+class Writer {
+  buf = Buffer.allocUnsafe(1 << 20)
+  pos = 0
+  need(n: number): void {
+    if (this.pos + n <= this.buf.length) return
+    const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n))
+    this.buf.copy(b, 0, 0, this.pos)
+    this.buf = b
+  }
+  varint(n: number): void {
+    this.need(10)
+    this.pos = writeVarint(this.buf, this.pos, n)
+  }
+  f64(n: number): void {
+    this.need(8)
+    this.buf.writeDoubleLE(n, this.pos)
+    this.pos += 8
+  }
+  bytes(b: Uint8Array): void {
+    this.need(b.length)
+    this.buf.set(b, this.pos)
+    this.pos += b.length
+  }
+  str(s: string): void {
+    const len = Buffer.byteLength(s)
+    this.need(len + varintLength(len))
+    this.pos = writeVarint(this.buf, this.pos, len)
+    this.pos += this.buf.write(s, this.pos)
+  }
+}
+
+export function encodeStatCache(c: StatCache): Buffer {
+  const w = new Writer()
+  w.bytes(MAGIC)
+  w.f64(c.writtenAt)
+  w.varint(c.dirs.size)
+  for (const d of c.dirs.values()) {
+    w.str(d.rel)
+    w.f64(d.ino)
+    w.f64(d.mtimeMs)
+    w.f64(d.ctimeMs)
+    w.bytes(d.treeId)
+    w.varint(d.size)
+    w.varint(d.entries.length)
+    for (const e of d.entries) {
+      w.need(1)
+      w.buf[w.pos++] = KINDS.indexOf(e.kind)
+      w.str(e.name)
+      w.varint(e.size)
+      w.f64(e.ino)
+      w.f64(e.mtimeMs)
+      w.f64(e.ctimeMs)
+      if (e.kind === 'symlink') w.str(e.target ?? '')
+      else w.bytes(e.id!)
+    }
+  }
+  return w.buf.subarray(0, w.pos)
+}
+
+export function decodeStatCache(buf: Buffer): StatCache | undefined {
+  try {
+    if (!buf.subarray(0, 4).equals(MAGIC)) return undefined
+    const r = new ByteReader(buf, 'stat cache')
+    r.pos = 4
+    const f64 = (): number => {
+      const v = buf.readDoubleLE(r.pos)
+      r.pos += 8
+      return v
+    }
+    const str = (): string => {
+      const n = r.varint()
+      const s = buf.toString('utf8', r.pos, r.pos + n)
+      r.pos += n
+      return s
+    }
+    const writtenAt = f64()
+    const n = r.varint()
+    const dirs = new Map<string, CachedDir>()
+    for (let i = 0; i < n; i++) {
+      const rel = str()
+      const ino = f64()
+      const mtimeMs = f64()
+      const ctimeMs = f64()
+      const treeId = r.bytes(32)
+      const size = r.varint()
+      const count = r.varint()
+      const entries: CachedEntry[] = new Array(count)
+      for (let j = 0; j < count; j++) {
+        const kind = KINDS[r.u8()]
+        if (!kind) return undefined
+        const name = str()
+        const esize = r.varint()
+        const e: CachedEntry = {name, kind, size: esize, ino: f64(), mtimeMs: f64(), ctimeMs: f64()}
+        if (kind === 'symlink') e.target = str()
+        else e.id = r.bytes(32)
+        entries[j] = e
+      }
+      dirs.set(rel, {rel, ino, mtimeMs, ctimeMs, treeId, size, entries})
+    }
+    if (r.remaining !== 0) return undefined
+    return {writtenAt, dirs}
+  } catch {
+    return undefined
+  }
+}
