@@ -3,13 +3,14 @@
  * sends new or changed files to the ingest pool, then builds the Merkle trees bottom-up.
  */
 import {lstatSync, readdirSync, readlinkSync, type Stats} from 'node:fs'
+import {fastLstat, isDir, isFile, isSymlink, specialKind, type RawStat} from '../util/fastLstat.js'
 import {hash} from '../objects/hash.js'
 import {compareNames} from '../objects/names.js'
 import type {Oid} from '../objects/oid.js'
 import {encodeTree, type EntryKind, type TreeEntry} from '../objects/tree.js'
 import {VeloError, fsError, isErrno} from '../util/errors.js'
 import type {IngestPool} from './IngestPool.js'
-import type {CachedDir, CachedEntry, StatCache} from './statCache.js'
+import {makeEntry, type CachedDir, type CachedEntry, type StatCache} from './statCache.js'
 
 export interface ScanOptions {
   root: string
@@ -45,21 +46,7 @@ export interface ScanResult {
   changed: boolean
 }
 
-interface Ent {
-  name: string
-  kind: EntryKind
-  size: number
-  ino: number
-  mtimeMs: number
-  ctimeMs: number
-  id?: Uint8Array
-  target?: string
-  dir?: DirNode
-  failed?: boolean
-  /** Id came from the stat cache (not re-read). */
-  reused?: boolean
-  abs?: string
-}
+type Ent = CachedEntry & {dir: DirNode | undefined}
 
 interface DirNode {
   rel: string
@@ -72,6 +59,14 @@ interface DirNode {
   dirty: boolean
   treeId?: Uint8Array
   size: number
+}
+
+function idHex(e: CachedEntry): Oid {
+  return Buffer.from(e.idBuf!.buffer, e.idBuf!.byteOffset + e.idOff, 32).toString('hex') as Oid
+}
+
+function idBytes(e: CachedEntry): Uint8Array {
+  return e.idBuf!.subarray(e.idOff, e.idOff + 32)
 }
 
 const RACY_MS = 1000
@@ -103,7 +98,6 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
   }
 
   const queue = (ent: Ent, abs: string, node: DirNode): void => {
-    ent.abs = abs
     node.dirty = true
     o.pool.add(abs, ent.size, (r) => {
       progress.hashedFiles++
@@ -112,7 +106,8 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
         ent.failed = true
         fail(abs, r.error.code, r.error.message)
       } else {
-        ent.id = Buffer.from(r.id!)
+        ent.idBuf = Buffer.from(r.id!)
+        ent.idOff = 0
         ent.size = r.size
       }
     })
@@ -142,9 +137,9 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
     for (let i = 0; i < names.length; i++) {
       const name = names[i]
       const abs = node.abs === '/' ? `/${name}` : `${node.abs}/${name}`
-      let st: Stats | undefined
+      let st: RawStat | undefined
       try {
-        st = lstatSync(abs, {throwIfNoEntry: false})
+        st = fastLstat(abs)
       } catch (err) {
         if (isErrno(err, 'EACCES', 'EPERM', 'EIO')) {
           fail(abs, (err as NodeJS.ErrnoException).code!, (err as Error).message)
@@ -159,28 +154,33 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
         continue
       }
       const ce: CachedEntry | undefined = fromCache ? c!.entries[i] : byName?.get(name)
-      if (st.isDirectory()) {
+      const mode = st.mode
+      if (isDir(mode)) {
         const rel = node.rel === '' ? name : `${node.rel}/${name}`
         const child: DirNode = {rel, abs, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, entries: [], cached: cacheDirs?.get(rel), dirty: false, size: 0}
         if (!ce || ce.kind !== 'dir') node.dirty = true
-        node.entries.push({name, kind: 'dir', size: 0, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, dir: child})
-        walk(child)
-      } else if (st.isFile()) {
-        const kind: EntryKind = st.mode & 0o100 ? 'exec' : 'file'
-        const ent: Ent = {name, kind, size: st.size, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs}
+        const ent = makeEntry(name, 'dir', 0, st.ino, st.mtimeMs, st.ctimeMs) as Ent
+        ent.dir = child
         node.entries.push(ent)
+        walk(child)
+      } else if (isFile(mode)) {
+        const kind: EntryKind = mode & 0o100 ? 'exec' : 'file'
         progress.files++
         progress.bytes += st.size
         if (ce && ce.kind === kind && ce.ino === st.ino && ce.size === st.size && ce.mtimeMs === st.mtimeMs && ce.ctimeMs === st.ctimeMs && ce.mtimeMs < racyLimit) {
-          ent.id = ce.id
-          ent.reused = true
-          ent.abs = abs
-        } else queue(ent, abs, node)
-      } else if (st.isSymbolicLink()) {
+          node.entries.push(ce as Ent) // unchanged: reuse the cached entry as it is
+        } else {
+          const ent = makeEntry(name, kind, st.size, st.ino, st.mtimeMs, st.ctimeMs) as Ent
+          node.entries.push(ent)
+          queue(ent, abs, node)
+        }
+      } else if (isSymlink(mode)) {
         symlinks++
         let target: string
         if (ce && ce.kind === 'symlink' && ce.ino === st.ino && ce.mtimeMs === st.mtimeMs && ce.ctimeMs === st.ctimeMs && ce.mtimeMs < racyLimit) {
-          target = ce.target!
+          node.entries.push(ce as Ent)
+          if ((i & 255) === 0) report()
+          continue
         } else {
           try {
             target = readlinkSync(abs)
@@ -191,10 +191,12 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
           }
           if (!ce || ce.kind !== 'symlink' || ce.target !== target) node.dirty = true
         }
-        node.entries.push({name, kind: 'symlink', size: Buffer.byteLength(target), ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, target})
+        const ent = makeEntry(name, 'symlink', Buffer.byteLength(target), st.ino, st.mtimeMs, st.ctimeMs) as Ent
+        ent.target = target
+        node.entries.push(ent)
       } else {
         node.dirty = true
-        o.onWarning?.(`skipped ${abs}: ${st.isSocket() ? 'socket' : st.isFIFO() ? 'FIFO' : 'device'} files cannot be stored`)
+        o.onWarning?.(`skipped ${abs}: ${specialKind(mode)} files cannot be stored`)
       }
       if ((i & 255) === 0) report()
     }
@@ -227,7 +229,8 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
     for (const e of node.entries) {
       if (e.dir) {
         build(e.dir)
-        e.id = e.dir.treeId
+        e.idBuf = e.dir.treeId
+        e.idOff = 0
         e.size = e.dir.size
         if (e.dir.dirty) node.dirty = true
       }
@@ -241,12 +244,12 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
     const tes: TreeEntry[] = []
     for (const e of node.entries) {
       if (e.failed) continue
-      if (e.reused && e.id && !o.has(e.id)) {
+      if (e.reused && e.kind !== 'symlink' && e.kind !== 'dir' && !o.has(idBytes(e))) {
         rehash.push({ent: e, node})
         continue
       }
       if (e.kind !== 'symlink') size += e.size
-      tes.push({name: e.name, kind: e.kind, size: e.size, id: e.id ? (Buffer.from(e.id).toString('hex') as Oid) : ('' as Oid), target: e.target})
+      tes.push({name: e.name, kind: e.kind, size: e.size, id: e.kind === 'symlink' ? ('' as Oid) : idHex(e), target: e.target})
     }
     const bytes = encodeTree(tes)
     const id = hash(bytes)
@@ -259,8 +262,10 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
     const again = rehash
     rehash = []
     for (const {ent, node} of again) {
-      ent.reused = false
-      queue(ent, ent.abs!, node)
+      // The cached entry object is shared with the old cache: give the walk a fresh one.
+      const fresh = makeEntry(ent.name, ent.kind, ent.size, ent.ino, ent.mtimeMs, ent.ctimeMs) as Ent
+      node.entries[node.entries.indexOf(ent)] = fresh
+      queue(fresh, `${node.abs}/${ent.name}`, node)
     }
     await o.pool.drain()
     if (errors.length > 0) throw unreadable(errors)
@@ -272,17 +277,16 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
     build(root)
   }
 
+  const changed = root.dirty || progress.hashedFiles > 0
   const cache: StatCache = {writtenAt: startedAt, dirs: new Map()}
-  const collect = (node: DirNode): void => {
-    const entries: CachedEntry[] = []
-    for (const e of node.entries) {
-      if (e.failed) continue
-      entries.push({name: e.name, kind: e.kind, size: e.size, ino: e.ino, mtimeMs: e.mtimeMs, ctimeMs: e.ctimeMs, id: e.id, target: e.target})
+  if (changed || !o.cache) {
+    const collect = (node: DirNode): void => {
+      const entries = node.entries.some((e) => e.failed) ? node.entries.filter((e) => !e.failed) : node.entries
+      cache.dirs.set(node.rel, {rel: node.rel, ino: node.ino, mtimeMs: node.mtimeMs, ctimeMs: node.ctimeMs, treeId: node.treeId!, size: node.size, entries})
+      for (const e of entries) if (e.dir) collect(e.dir)
     }
-    cache.dirs.set(node.rel, {rel: node.rel, ino: node.ino, mtimeMs: node.mtimeMs, ctimeMs: node.ctimeMs, treeId: node.treeId!, size: node.size, entries})
-    for (const e of node.entries) if (e.dir && !e.failed) collect(e.dir)
+    collect(root)
   }
-  collect(root)
   o.onProgress?.({...progress})
   return {
     tree: Buffer.from(root.treeId!).toString('hex') as Oid,
@@ -294,7 +298,7 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
     hashedBytes: progress.hashedBytes,
     skipped,
     cache,
-    changed: root.dirty || progress.hashedFiles > 0,
+    changed,
   }
 }
 

@@ -12,6 +12,10 @@
 import {ByteReader, varintLength, writeVarint} from '../util/varint.js'
 import type {EntryKind} from '../objects/tree.js'
 
+/**
+ * One entry. The same shape is used for the walker's live entries (fields after `target`), so
+ * that unchanged entries are reused as they are, without allocation.
+ */
 export interface CachedEntry {
   name: string
   kind: EntryKind
@@ -19,9 +23,17 @@ export interface CachedEntry {
   ino: number
   mtimeMs: number
   ctimeMs: number
-  /** 32-byte id (file, exec, dir). */
-  id?: Uint8Array
-  target?: string
+  /** The id is idBuf[idOff, idOff + 32) (file, exec, dir); ids share one buffer to spare allocations. */
+  idBuf: Uint8Array | undefined
+  idOff: number
+  target: string | undefined
+  dir: unknown
+  failed: boolean
+  reused: boolean
+}
+
+export function makeEntry(name: string, kind: EntryKind, size: number, ino: number, mtimeMs: number, ctimeMs: number): CachedEntry {
+  return {name, kind, size, ino, mtimeMs, ctimeMs, idBuf: undefined, idOff: 0, target: undefined, dir: undefined, failed: false, reused: false}
 }
 
 export interface CachedDir {
@@ -95,7 +107,7 @@ export function encodeStatCache(c: StatCache): Buffer {
       w.f64(e.mtimeMs)
       w.f64(e.ctimeMs)
       if (e.kind === 'symlink') w.str(e.target ?? '')
-      else w.bytes(e.id!)
+      else w.bytes(e.idBuf!.subarray(e.idOff, e.idOff + 32))
     }
   }
   return w.buf.subarray(0, w.pos)
@@ -134,9 +146,15 @@ export function decodeStatCache(buf: Buffer): StatCache | undefined {
         if (!kind) return undefined
         const name = str()
         const esize = r.varint()
-        const e: CachedEntry = {name, kind, size: esize, ino: f64(), mtimeMs: f64(), ctimeMs: f64()}
+        const e = makeEntry(name, kind, esize, f64(), f64(), f64())
+        e.reused = true
         if (kind === 'symlink') e.target = str()
-        else e.id = r.bytes(32)
+        else {
+          e.idBuf = buf
+          e.idOff = r.pos
+          r.pos += 32
+          if (r.pos > buf.length) return undefined
+        }
         entries[j] = e
       }
       dirs.set(rel, {rel, ino, mtimeMs, ctimeMs, treeId, size, entries})
