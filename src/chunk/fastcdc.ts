@@ -40,20 +40,28 @@ export function masksFor(avg: number): {small: number; large: number} {
 export function findCut(buf: Uint8Array, start: number, end: number, p: ChunkParams = DEFAULT_CHUNK_PARAMS): number {
   const n = end - start
   if (n <= p.min) return n
-  const {small, large} = masksFor(p.avg)
-  const limit = Math.min(n, p.max)
-  const normal = Math.min(limit, p.avg)
+  const masks = p === DEFAULT_CHUNK_PARAMS ? DEFAULT_MASKS : masksFor(p.avg)
+  // Signed 32-bit arithmetic throughout: the same bits as the unsigned definition, and V8 keeps
+  // it in registers.
+  const small = masks.small | 0
+  const large = masks.large | 0
+  const gear = GEAR_I32
+  const limit = start + Math.min(n, p.max)
+  const normal = start + Math.min(n, p.max, p.avg)
   let h = 0
-  let i = p.min
+  let i = start + p.min
   // Warm the window over the 32 bytes before `min` so the cut does not depend on earlier data.
-  for (let j = p.min - 32; j < p.min; j++) h = ((h << 1) + GEAR[buf[start + j]]) >>> 0
+  for (let j = i - 32; j < i; j++) h = ((h << 1) + gear[buf[j]]) | 0
   for (; i < normal; i++) {
-    h = ((h << 1) + GEAR[buf[start + i]]) >>> 0
-    if ((h & small) === 0) return i + 1
+    h = ((h << 1) + gear[buf[i]]) | 0
+    if ((h & small) === 0) return i + 1 - start
   }
   for (; i < limit; i++) {
-    h = ((h << 1) + GEAR[buf[start + i]]) >>> 0
-    if ((h & large) === 0) return i + 1
+    h = ((h << 1) + gear[buf[i]]) | 0
+    if ((h & large) === 0) return i + 1 - start
   }
-  return limit
+  return limit - start
 }
+
+const GEAR_I32 = new Int32Array(GEAR.buffer)
+const DEFAULT_MASKS = masksFor(DEFAULT_CHUNK_PARAMS.avg)

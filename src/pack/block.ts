@@ -25,19 +25,24 @@ export interface BlockEntry {
 }
 
 export interface SealedBlock {
-  /** Header + stored bytes, ready to append to a pack. */
+  /** Header + stored bytes, ready to append to a pack. Valid until the builder's next seal(). */
   bytes: Buffer
   entries: BlockEntry[]
   rawLength: number
 }
 
-/** Collects objects for one block. Reusable: call reset() after seal(). */
+/**
+ * Collects objects for one block. Reusable, and it reuses its buffers: fresh memory costs a page
+ * fault per 4 KiB (about 12 us on the VMs measured), more than compressing it.
+ */
 export class BlockBuilder {
   private ids: Uint8Array[] = []
   private types: number[] = []
   private lengths: number[] = []
   private data: Buffer
   private used = 0
+  private payload: Buffer = Buffer.alloc(0)
+  private out: Buffer = Buffer.alloc(0)
 
   constructor(initialCapacity = 512 << 10) {
     this.data = Buffer.allocUnsafeSlow(initialCapacity)
@@ -71,7 +76,8 @@ export class BlockBuilder {
     let tableLen = varintLength(this.ids.length)
     for (let i = 0; i < this.ids.length; i++) tableLen += 1 + varintLength(this.lengths[i])
     const rawLength = tableLen + this.used
-    const payload = Buffer.allocUnsafe(rawLength)
+    if (this.payload.length < rawLength) this.payload = Buffer.allocUnsafeSlow(Math.max(rawLength, this.payload.length * 2))
+    const payload = this.payload.subarray(0, rawLength)
     let pos = writeVarint(payload, 0, this.ids.length)
     for (let i = 0; i < this.ids.length; i++) {
       payload[pos++] = this.types[i]
@@ -84,7 +90,9 @@ export class BlockBuilder {
       entries[i] = {id: this.ids[i], type: this.types[i], offset: off, length: this.lengths[i]}
       off += this.lengths[i]
     }
-    const bytes = encodeBlock(payload, level)
+    const need = BLOCK_HEADER + compressBound(rawLength)
+    if (this.out.length < need) this.out = Buffer.allocUnsafeSlow(Math.max(need, this.out.length * 2))
+    const bytes = encodeBlock(payload, level, this.out)
     this.reset()
     return {bytes, entries, rawLength}
   }
@@ -98,8 +106,8 @@ export class BlockBuilder {
 }
 
 /** Compresses a raw payload into a block (stored raw when zstd saves under 3 %). */
-export function encodeBlock(payload: Uint8Array, level: number): Buffer {
-  const out = Buffer.allocUnsafeSlow(BLOCK_HEADER + compressBound(payload.length))
+export function encodeBlock(payload: Uint8Array, level: number, into?: Buffer): Buffer {
+  const out = into ?? Buffer.allocUnsafeSlow(BLOCK_HEADER + compressBound(payload.length))
   let codec = CODEC_ZSTD
   let stored = level > 0 ? zstdCompressInto(out.subarray(BLOCK_HEADER), payload, level) : payload.length
   if (level <= 0 || stored >= payload.length * 0.97) {
@@ -138,7 +146,13 @@ export function decodeBlock(block: Uint8Array): Buffer {
     return Buffer.from(stored.buffer, stored.byteOffset, stored.length)
   }
   const out = Buffer.allocUnsafe(h.rawLength)
-  const n = zstdDecompressInto(out, stored)
+  let n: number
+  try {
+    n = zstdDecompressInto(out, stored)
+  } catch (err) {
+    // zstd reports damaged frames with plain Errors; damage is a RangeError for callers.
+    throw new RangeError(`zstd: ${(err as Error).message}`)
+  }
   if (n !== h.rawLength) throw new RangeError('decompressed length mismatch')
   return out
 }

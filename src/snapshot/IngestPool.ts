@@ -9,7 +9,7 @@ import {Worker} from 'node:worker_threads'
 import type {WrittenPack} from '../pack/PackWriter.js'
 import {createDedupBuffers, type DedupBuffers} from './DedupTable.js'
 import {Ingester, type IngestOptions} from './Ingester.js'
-import type {BatchMessage, BatchResult} from './ingestWorker.js'
+import type {BatchMessage, BatchResult, WorkerData} from './ingestWorker.js'
 
 export interface FileResult {
   id?: Uint8Array
@@ -34,7 +34,7 @@ function workerUrl(): URL {
 
 export class IngestPool {
   private workers: Worker[] = []
-  private outstanding: number[] = []
+  private counter = new SharedArrayBuffer(4)
   private pendingPaths: string[] = []
   private pendingSizes: number[] = []
   private pendingCbs: Callback[] = []
@@ -42,7 +42,7 @@ export class IngestPool {
   private queuedFiles = 0
   private queuedBytes = 0
   private seq = 0
-  private waiting = new Map<number, {cbs: Callback[]; worker: number}>()
+  private waiting = new Map<number, Callback[]>()
   private inline: Ingester | undefined
   private dedup: DedupBuffers | undefined
   private failure: Error | undefined
@@ -69,15 +69,15 @@ export class IngestPool {
   }
 
   private start(): void {
-    const n = Math.max(1, Math.min(this.o.threads ?? availableParallelism(), 8))
+    const env = Number(process.env.VELO_THREADS)
+    const n = Math.max(1, Math.min(this.o.threads ?? (env > 0 ? env : availableParallelism()), 8))
     this.dedup = createDedupBuffers(Math.max(1 << 16, (this.o.expectedFiles ?? 0) * 4, 1 << 18))
-    const data: IngestOptions = {packsDir: this.o.packsDir, tmpDir: this.o.tmpDir, level: this.o.level, dedup: this.dedup, dryRun: this.o.dryRun}
+    const data: WorkerData = {packsDir: this.o.packsDir, tmpDir: this.o.tmpDir, level: this.o.level, dedup: this.dedup, dryRun: this.o.dryRun, counter: this.counter}
     for (let i = 0; i < n; i++) {
       const w = new Worker(workerUrl(), {workerData: data, resourceLimits: {maxYoungGenerationSizeMb: 16}})
-      w.on('message', (m: BatchResult) => this.onResult(i, m))
+      w.on('message', (m: BatchResult) => this.onResult(m))
       w.on('error', (err) => this.fail(err))
       this.workers.push(w)
-      this.outstanding.push(0)
     }
   }
 
@@ -88,30 +88,26 @@ export class IngestPool {
 
   private dispatch(): void {
     if (this.pendingPaths.length === 0) return
-    let best = 0
-    for (let i = 1; i < this.workers.length; i++) if (this.outstanding[i] < this.outstanding[best]) best = i
     const seq = this.seq++
     const msg: BatchMessage = {t: 'batch', seq, paths: this.pendingPaths, sizes: this.pendingSizes}
-    this.waiting.set(seq, {cbs: this.pendingCbs, worker: best})
-    this.outstanding[best]++
-    this.workers[best].postMessage(msg)
+    this.waiting.set(seq, this.pendingCbs)
+    for (const w of this.workers) w.postMessage(msg)
     this.pendingPaths = []
     this.pendingSizes = []
     this.pendingCbs = []
     this.pendingBytes = 0
   }
 
-  private onResult(worker: number, m: BatchResult): void {
+  private onResult(m: BatchResult): void {
     if (m.t !== 'result') return
-    const w = this.waiting.get(m.seq)!
+    const cbs = this.waiting.get(m.seq)!
     this.waiting.delete(m.seq)
-    this.outstanding[worker]--
     this.newBytes += m.newBytes
     const errs = new Map(m.errors.map((e) => [e.i, e]))
-    for (let i = 0; i < w.cbs.length; i++) {
+    for (let i = 0; i < cbs.length; i++) {
       const e = errs.get(i)
-      if (e) w.cbs[i]({size: m.sizes[i], error: {code: e.code, message: e.message}})
-      else w.cbs[i]({id: m.ids.subarray(i * 32, i * 32 + 32), size: m.sizes[i]})
+      if (e) cbs[i]({size: m.sizes[i], error: {code: e.code, message: e.message}})
+      else cbs[i]({id: m.ids.subarray(i * 32, i * 32 + 32), size: m.sizes[i]})
     }
     if (this.waiting.size === 0) this.drainResolve?.()
   }

@@ -45,8 +45,11 @@ export class Ingester {
   private big: Buffer | undefined
   newObjects = 0
   newBytes = 0
+  private readonly largeLevel: number
 
   constructor(private readonly o: IngestOptions) {
+    const ll = Number(process.env.VELO_COMPRESSION_LARGE)
+    this.largeLevel = process.env.VELO_COMPRESSION_LARGE !== undefined && Number.isInteger(ll) ? ll : o.level
     this.buf.fill(0)
     this.writer = new PackWriter({packsDir: o.packsDir, tmpDir: o.tmpDir, kind: 'data', level: o.level})
     this.store = new PackStore(o.packsDir)
@@ -73,7 +76,7 @@ export class Ingester {
       if (this.small.size >= this.writer.blockTarget) this.writer.addBlock(this.small.seal(this.o.level))
     } else {
       this.single.add(id, ObjectType.blob, bytes)
-      this.writer.addBlock(this.single.seal(this.o.level))
+      this.writer.addBlock(this.single.seal(this.largeLevel))
     }
   }
 
