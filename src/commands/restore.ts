@@ -18,7 +18,7 @@ export default class Restore extends BaseCommand {
     const {args, flags} = await this.parse(Restore)
     const repo = this.openRepo(flags.repo)
     const {snapshot, tree} = rootTreeOf(repo, args.rev)
-    const r = restoreTree(repo, tree, args.dir, {force: flags.force})
+    const r = await restoreTree(repo, tree, args.dir, {force: flags.force})
     if (!this.jsonEnabled()) this.out(`restored ${snapshot.slice(0, 12)} into ${args.dir}: ${r.files} files, ${r.dirs} directories, ${r.symlinks} symlinks, ${humanBytes(r.bytes)}`)
     return {snapshot, ...r}
   }
