@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: every test against real components. Installs the Debian packages the tests need
-# when run as root (FUSE, Ceph RGW, git, tar, bsdtar, b3sum, tmux), starts a real Ceph RGW on
+# when run as root (FUSE, Ceph RGW, git, tar, bsdtar, b3sum, tmux, zsh), starts a real Ceph RGW on
 # loopback, builds, type-checks (tests included), runs vitest and prints "N passed, N failed, N skipped".
 # Extra arguments go to vitest (e.g. npm test -- test/e2e).
 set -uo pipefail
@@ -16,6 +16,7 @@ command -v bsdtar >/dev/null || need_pkgs+=(libarchive-tools)
 command -v b3sum >/dev/null || need_pkgs+=(b3sum)
 command -v zstd >/dev/null || need_pkgs+=(zstd)
 command -v tmux >/dev/null || need_pkgs+=(tmux)
+command -v zsh >/dev/null || need_pkgs+=(zsh)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v radosgw >/dev/null || need_pkgs+=(radosgw ceph-mon ceph-osd)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -2,12 +2,13 @@
 import {readFileSync, realpathSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {type Change, diffTrees} from '../diff/diffTrees.js'
+import {findMount} from '../mount/registry.js'
 import type {Oid} from '../objects/oid.js'
 import {decodeTree, type TreeEntry} from '../objects/tree.js'
 import type {Repository} from '../repo/Repository.js'
 import {IngestPool} from '../snapshot/IngestPool.js'
 import {statCacheName} from '../snapshot/refNameFor.js'
-import {scanTree} from '../snapshot/scanTree.js'
+import {scanTree, type ScanProgress} from '../snapshot/scanTree.js'
 import {decodeStatCache} from '../snapshot/statCache.js'
 import {isErrno} from '../util/errors.js'
 import {mkdirp} from '../util/fsx.js'
@@ -27,7 +28,7 @@ export function looksLikeDirectory(arg: string): boolean {
 }
 
 /** Root tree id of a directory as it is now; its tree objects are kept in `trees`, not stored. */
-export async function scanDirectory(repo: Repository, dir: string, trees: Map<string, Buffer>): Promise<Oid> {
+export async function scanDirectory(repo: Repository, dir: string, trees: Map<string, Buffer>, o: {onProgress?: (p: ScanProgress) => void} = {}): Promise<Oid> {
   const root = realpathSync(dir)
   let cache
   try {
@@ -44,6 +45,7 @@ export async function scanDirectory(repo: Repository, dir: string, trees: Map<st
       pool,
       has: (id) => trees.has(Buffer.from(id).toString('hex')) || repo.packs.has(id),
       writeTree: (id, bytes) => trees.set(Buffer.from(id).toString('hex'), bytes),
+      onProgress: o.onProgress,
     })
     await pool.finish()
     return scan.tree
@@ -53,7 +55,7 @@ export async function scanDirectory(repo: Repository, dir: string, trees: Map<st
   }
 }
 
-export async function diff(repo: Repository, a: string, b?: string): Promise<DiffResult> {
+export async function diff(repo: Repository, a: string, b?: string, o: {onProgress?: (p: ScanProgress) => void} = {}): Promise<DiffResult> {
   const aId = repo.resolveSnapshot(a)
   const aSnap = repo.readSnapshot(aId)
   if (b === undefined) {
@@ -69,8 +71,13 @@ export async function diff(repo: Repository, a: string, b?: string): Promise<Dif
   }
   let to: Oid
   let label: string
-  if (looksLikeDirectory(b) && !isRevision(repo, b)) {
-    to = await scanDirectory(repo, b, trees)
+  // A velo mount of this repository: its tree from the snapshot and the upper layer (only what changed is read).
+  const mount = findMount(repo.root, b)
+  if (mount) {
+    to = await (await import('../mount/snapshotMount.js')).mountTree(repo, mount, trees)
+    label = b
+  } else if (looksLikeDirectory(b) && !isRevision(repo, b)) {
+    to = await scanDirectory(repo, b, trees, o)
     label = b
   } else {
     to = repo.readSnapshot(repo.resolveSnapshot(b)).tree

@@ -2,11 +2,16 @@
 import {readFileSync, realpathSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
+import {signBytes, type SigningKey} from '../audit/ed25519.js'
 import type {Oid} from '../objects/oid.js'
+import {encodeSnapshot, type Snapshot} from '../objects/snapshot.js'
 import {ObjectType} from '../pack/block.js'
 import type {WrittenPack} from '../pack/PackWriter.js'
 import {assertRefName, userName} from '../refs/RefStore.js'
+import {withRepoLock} from '../repo/RepoLock.js'
 import {Repository} from '../repo/Repository.js'
+import {refNaming} from '../repo/settings.js'
+import {findMount} from '../mount/registry.js'
 import {IngestPool} from '../snapshot/IngestPool.js'
 import {refNameFor, statCacheName} from '../snapshot/refNameFor.js'
 import {scanTree, type ScanProgress} from '../snapshot/scanTree.js'
@@ -28,6 +33,8 @@ export interface SnapshotOptions {
   command?: string
   onWarning?: (msg: string) => void
   onProgress?: (p: ScanProgress) => void
+  /** Sign the snapshot with this key (velo snapshot --sign; velo key generate). */
+  sign?: SigningKey
 }
 
 export interface SnapshotResult {
@@ -45,6 +52,8 @@ export interface SnapshotResult {
   newBytes: number
   storedBytes: number
   skipped: {path: string; reason: string}[]
+  /** Set when DIR was a velo mount: files/dirs/symlinks/hashedFiles then count its upper layer only. */
+  mount?: {mountpoint: string; snapshot: Oid; upper: string | null}
 }
 
 function loadCache(path: string): StatCache | undefined {
@@ -56,7 +65,15 @@ function loadCache(path: string): StatCache | undefined {
   }
 }
 
+/** Holds the shared repository lock throughout, so that no gc or repack runs meanwhile. */
 export async function snapshot(repo: Repository, o: SnapshotOptions): Promise<SnapshotResult> {
+  return withRepoLock(repo, 'shared', o.command ?? 'snapshot', () => snapshotLocked(repo, o), {onWarning: o.onWarning})
+}
+
+async function snapshotLocked(repo: Repository, o: SnapshotOptions): Promise<SnapshotResult> {
+  // A velo mount of this repository: built from its snapshot and upper layer (reads only what changed).
+  const mount = findMount(repo.root, o.dir)
+  if (mount) return (await import('../mount/snapshotMount.js')).snapshotMount(repo, mount, o)
   let root: string
   try {
     root = realpathSync(o.dir)
@@ -67,7 +84,7 @@ export async function snapshot(repo: Repository, o: SnapshotOptions): Promise<Sn
   if (root === repo.root || root.startsWith(repo.root + '/')) {
     throw new VeloError('ERR_VELO_USAGE', `${o.dir} is inside the repository ${repo.root}`, {hint: 'snapshot a directory outside the repository'})
   }
-  const ref = o.noRef ? null : (o.ref ?? refNameFor(root))
+  const ref = o.noRef ? null : (o.ref ?? refNameFor(root, refNaming(repo.config)))
   if (ref) assertRefName(ref)
   const cacheDir = join(repo.cacheDir, 'stat')
   const cachePath = join(cacheDir, statCacheName(root))
@@ -78,6 +95,7 @@ export async function snapshot(repo: Repository, o: SnapshotOptions): Promise<Sn
   const pool = new IngestPool({packsDir: repo.packsDir, tmpDir: repo.tmpDir, level: repo.compressionLevel, threads: o.threads, expectedFiles})
   const meta = repo.metaWriter()
   const written: WrittenPack[] = []
+  const writtenTrees = new Set<string>()
   let id: Oid
   let parent: Oid | null = null
   let scan
@@ -87,7 +105,13 @@ export async function snapshot(repo: Repository, o: SnapshotOptions): Promise<Sn
       cache,
       pool,
       has: (x) => repo.packs.has(x),
-      writeTree: (tid, bytes) => meta.addObject(tid, ObjectType.tree, bytes),
+      writeTree: (tid, bytes) => {
+        // Identical subtrees (two copies of a package) are written once.
+        const k = Buffer.from(tid).toString('latin1')
+        if (writtenTrees.has(k)) return
+        writtenTrees.add(k)
+        meta.addObject(tid, ObjectType.tree, bytes)
+      },
       skipUnreadable: o.skipUnreadable,
       onWarning: o.onWarning,
       onProgress: o.onProgress,
@@ -95,7 +119,7 @@ export async function snapshot(repo: Repository, o: SnapshotOptions): Promise<Sn
     written.push(...(await pool.finish()))
     parent = ref ? (repo.refs.read(ref) ?? null) : null
     const parents = [...(parent ? [parent] : []), ...(o.parents ?? []).filter((p) => p !== parent)]
-    id = Repository.addSnapshot(meta, {
+    const snap: Snapshot = {
       tree: scan.tree,
       parents,
       time: Date.now(),
@@ -103,7 +127,9 @@ export async function snapshot(repo: Repository, o: SnapshotOptions): Promise<Sn
       host: hostname(),
       message: o.message ?? '',
       meta: o.meta ?? {},
-    })
+    }
+    if (o.sign) snap.signature = signBytes(o.sign, encodeSnapshot(snap))
+    id = Repository.addSnapshot(meta, snap)
     written.push(...meta.finish())
   } catch (err) {
     meta.abort()

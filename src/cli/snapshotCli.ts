@@ -7,8 +7,11 @@
 import {parseArgs} from 'node:util'
 import {snapshot, type SnapshotResult} from '../api/snapshot.js'
 import {Repository} from '../repo/Repository.js'
+import {createProgress} from '../ui/createProgress.js'
+import {writeJsonLine} from '../ui/jsonLines.js'
 import {VeloError} from '../util/errors.js'
-import {humanBytes, reportError, warn} from './output.js'
+import {humanBytes, reportError} from './output.js'
+import {scanUpdate} from './progressUpdates.js'
 
 export interface SnapshotCliArgs {
   dir: string
@@ -17,6 +20,8 @@ export interface SnapshotCliArgs {
   message?: string
   meta: string[]
   skipUnreadable: boolean
+  /** Sign with the repository key (velo key generate). */
+  sign?: boolean
   json: boolean
   quiet: boolean
 }
@@ -33,35 +38,52 @@ export function parseMeta(items: string[]): Record<string, string> {
 
 export function renderSnapshot(r: SnapshotResult): string {
   const lines: string[] = []
-  const parts = [`${r.files} files`, humanBytes(r.bytes), `${r.hashedFiles} read`, `${r.newObjects} new objects`, `${humanBytes(r.storedBytes)} stored`]
+  const parts = r.mount
+    ? [`mount of ${r.mount.snapshot.slice(0, 12)}`, humanBytes(r.bytes), `${r.hashedFiles} changed files read`, `${r.newObjects} new objects`, `${humanBytes(r.storedBytes)} stored`]
+    : [`${r.files} files`, humanBytes(r.bytes), `${r.hashedFiles} read`, `${r.newObjects} new objects`, `${humanBytes(r.storedBytes)} stored`]
   lines.push(`snapshot ${r.ref ?? '(no ref)'}: ${parts.join(', ')}`)
   if (r.skipped.length > 0) lines.push(`skipped ${r.skipped.length} unreadable files`)
   lines.push(r.id)
   return lines.join('\n')
 }
 
+/**
+ * Runs the snapshot with progress and prints the result: the human lines (the last one is the id),
+ * or with --json one line {"type":"summary", ...SnapshotResult} after any progress/warning events.
+ */
 export async function runSnapshot(a: SnapshotCliArgs): Promise<number> {
-  const warnings: string[] = []
-  const onWarning = (m: string): void => {
-    warnings.push(m)
-    warn(m)
-  }
-  const repo = Repository.open(a.repo, {create: true})
+  const progress = createProgress({command: 'snapshot', json: a.json, quiet: a.quiet})
+  let ok = false
+  let r: SnapshotResult
   try {
-    const r = await snapshot(repo, {
-      dir: a.dir,
-      ref: a.ref,
-      message: a.message,
-      meta: parseMeta(a.meta),
-      skipUnreadable: a.skipUnreadable,
-      onWarning,
-    })
-    if (a.json) process.stdout.write(JSON.stringify(r) + '\n')
-    else process.stdout.write(renderSnapshot(r) + '\n')
-    return r.skipped.length > 0 ? 3 : 0
+    const meta = parseMeta(a.meta)
+    await progress.ready()
+    const repo = Repository.open(a.repo, {create: true})
+    try {
+      r = await snapshot(repo, {
+        dir: a.dir,
+        ref: a.ref,
+        message: a.message,
+        meta,
+        skipUnreadable: a.skipUnreadable,
+        sign: a.sign ? (await import('../audit/signingKey.js')).loadSigningKey(repo) : undefined,
+        onWarning: (m) => progress.warn(m),
+        onProgress: (p) => progress.update(scanUpdate(p)),
+      })
+      ok = true
+      // Every snapshot adds a small metadata pack: consolidate them now and then (never waits for a lock).
+      if (repo.packs.packs.filter((p) => p.index.kind === 'meta').length > 50) {
+        await (await import('../maintenance/repack.js')).maybeAutoRepack(repo, {onWarning: (m) => progress.warn(m)})
+      }
+    } finally {
+      repo.close()
+    }
   } finally {
-    repo.close()
+    await progress.done(ok)
   }
+  if (a.json) writeJsonLine({type: 'summary', ...r})
+  else process.stdout.write(renderSnapshot(r) + '\n')
+  return r.skipped.length > 0 ? 3 : 0
 }
 
 /** Parses argv (after "snapshot"); undefined means "let oclif handle it". */
@@ -77,6 +99,7 @@ export function parseSnapshotArgv(argv: string[]): SnapshotCliArgs | undefined {
         message: {type: 'string', short: 'm'},
         meta: {type: 'string', multiple: true},
         'skip-unreadable': {type: 'boolean'},
+        sign: {type: 'boolean'},
         json: {type: 'boolean'},
         quiet: {type: 'boolean', short: 'q'},
       },
@@ -89,7 +112,8 @@ export function parseSnapshotArgv(argv: string[]): SnapshotCliArgs | undefined {
       message: values.message,
       meta: values.meta ?? [],
       skipUnreadable: values['skip-unreadable'] ?? false,
-      json: values.json ?? false,
+      sign: values.sign ?? false,
+      json: values.json ?? process.env.VELO_CONTENT_TYPE?.toLowerCase() === 'json',
       quiet: values.quiet ?? false,
     }
   } catch {

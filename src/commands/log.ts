@@ -1,17 +1,33 @@
 import {Args, Flags} from '@oclif/core'
 import {log, type LogEntry} from '../api/log.js'
+import {runLog, type RunLogEntry} from '../api/runLog.js'
 import {BaseCommand} from '../cli/BaseCommand.js'
 
 export default class Log extends BaseCommand {
   static override summary = 'Show the history of a ref'
-  static override description = 'Lists snapshots from REV back along first parents, newest first. Without REV, the snapshots of every ref.'
-  static override examples = ['<%= config.bin %> log app/deps', '<%= config.bin %> log -n 5 --json']
-  static override args = {rev: Args.string({description: 'ref or snapshot to start from'})}
-  static override flags = {limit: Flags.integer({char: 'n', description: 'show at most N snapshots'})}
+  static override description = `Lists snapshots from REV back along first parents, newest first. Without REV, the snapshots of every ref.
+With --runs: the runs of REF (velo run) from its latest back along previous runs, or without REF the runs of every ref: id, time, exit status, command, input and output snapshots.`
+  static override examples = ['<%= config.bin %> log app/deps', '<%= config.bin %> log -n 5 --json', '<%= config.bin %> log --runs agent']
+  static override args = {rev: Args.string({description: 'ref or snapshot to start from (with --runs: ref or run)'})}
+  static override flags = {
+    limit: Flags.integer({char: 'n', description: 'show at most N snapshots'}),
+    runs: Flags.boolean({description: 'list runs (velo run) instead of snapshots'}),
+  }
 
-  async run(): Promise<LogEntry[]> {
+  async run(): Promise<LogEntry[] | RunLogEntry[]> {
     const {args, flags} = await this.parse(Log)
     const repo = this.openRepo(flags.repo)
+    if (flags.runs) {
+      const runs = runLog(repo, {rev: args.rev, limit: flags.limit})
+      if (!this.jsonEnabled()) {
+        for (const r of runs) {
+          const refs = r.refs.length ? ` (${r.refs.join(', ')})` : ''
+          const how = r.interrupted ? 'interrupted' : r.signal ?? `exit ${r.exitCode}`
+          this.out(`${r.id.slice(0, 12)}${refs}  ${r.time}  ${how}  ${r.input.slice(0, 12)} -> ${r.output.slice(0, 12)}${r.signed ? '  signed' : ''}  ${r.argv.join(' ')}`)
+        }
+      }
+      return runs
+    }
     const entries = log(repo, {rev: args.rev, limit: flags.limit})
     if (!this.jsonEnabled()) {
       for (const e of entries) {

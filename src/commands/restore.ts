@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {rootTreeOf} from '../api/treePath.js'
 import {BaseCommand} from '../cli/BaseCommand.js'
 import {humanBytes} from '../cli/output.js'
+import {restoreUpdate} from '../cli/progressUpdates.js'
 import {restoreTree, type RestoreResult} from '../restore/restoreTree.js'
 
 export default class Restore extends BaseCommand {
@@ -18,7 +19,7 @@ export default class Restore extends BaseCommand {
     const {args, flags} = await this.parse(Restore)
     const repo = this.openRepo(flags.repo)
     const {snapshot, tree} = rootTreeOf(repo, args.rev)
-    const r = await restoreTree(repo, tree, args.dir, {force: flags.force})
+    const r = await this.withProgress((p) => restoreTree(repo, tree, args.dir, {force: flags.force, onProgress: (x) => p.update(restoreUpdate(x))}))
     if (!this.jsonEnabled()) this.out(`restored ${snapshot.slice(0, 12)} into ${args.dir}: ${r.files} files, ${r.dirs} directories, ${r.symlinks} symlinks, ${humanBytes(r.bytes)}`)
     return {snapshot, ...r}
   }

@@ -1,16 +1,25 @@
 import {Args} from '@oclif/core'
 import {toLogEntry, type LogEntry} from '../api/log.js'
+import {showRun, type RunView} from '../api/showRun.js'
 import {BaseCommand} from '../cli/BaseCommand.js'
 import {humanBytes} from '../cli/output.js'
+import {renderRunView} from '../cli/renderRunView.js'
+import {isRun} from '../run/readRun.js'
 
 export default class Show extends BaseCommand {
-  static override summary = 'Show one snapshot'
-  static override examples = ['<%= config.bin %> show app/deps', '<%= config.bin %> show 3f2a9c1d --json']
-  static override args = {rev: Args.string({description: 'snapshot', required: true})}
+  static override summary = 'Show one snapshot or run'
+  static override description = 'A run (velo run) shows its record: command, environment, working directory, exit status, times, input and output snapshots, stdout and stderr sizes, the files it accessed and its signature; RUN~N is the N-th previous run of its chain.'
+  static override examples = ['<%= config.bin %> show app/deps', '<%= config.bin %> show 3f2a9c1d --json', '<%= config.bin %> show agent~1']
+  static override args = {rev: Args.string({description: 'snapshot or run', required: true})}
 
-  async run(): Promise<LogEntry & {files: number; bytes: number}> {
+  async run(): Promise<(LogEntry & {files: number; bytes: number}) | RunView> {
     const {args, flags} = await this.parse(Show)
     const repo = this.openRepo(flags.repo)
+    if (isRun(repo, args.rev)) {
+      const v = showRun(repo, args.rev)
+      if (!this.jsonEnabled()) this.out(renderRunView(v))
+      return v
+    }
     const id = repo.resolveSnapshot(args.rev)
     const s = repo.readSnapshot(id)
     const refs = repo.refs.list().filter((r) => r.oid === id).map((r) => r.name)

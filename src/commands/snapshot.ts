@@ -18,6 +18,7 @@ The last line of output is the new snapshot's id.`
     message: Flags.string({char: 'm', description: 'message to record'}),
     meta: Flags.string({description: 'KEY=VALUE metadata to record (repeatable)', multiple: true}),
     'skip-unreadable': Flags.boolean({description: 'leave out unreadable files with a warning (exit code 3)'}),
+    sign: Flags.boolean({description: 'sign the snapshot with the repository key (velo key generate)'}),
     quiet: Flags.boolean({char: 'q', description: 'no progress output'}),
   }
 
@@ -30,6 +31,7 @@ The last line of output is the new snapshot's id.`
       message: flags.message,
       meta: flags.meta ?? [],
       skipUnreadable: flags['skip-unreadable'],
+      sign: flags.sign,
       json: this.jsonEnabled(),
       quiet: flags.quiet,
     })

@@ -78,5 +78,8 @@ export function decodeSnapshot(buf: Uint8Array, where = 'snapshot'): Snapshot {
     if (typeof sig?.key !== 'string' || typeof sig?.sig !== 'string') bad('bad signature')
     s.signature = {key: sig.key as string, sig: sig.sig as string}
   }
+  // Only the canonical encoding is a snapshot: no whitespace or trailing bytes, no unknown or
+  // duplicate keys, keys in order, meta sorted (one snapshot, one id).
+  if (!encodeSnapshot(s).equals(buf)) bad('not in canonical form')
   return s
 }

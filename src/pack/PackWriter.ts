@@ -47,7 +47,7 @@ export class PackWriter {
   constructor(private readonly o: PackWriterOptions) {}
 
   get blockTarget(): number {
-    return this.o.blockTarget ?? 256 << 10
+    return this.o.blockTarget ?? (Number(process.env.VELO_BLOCK_KIB) || 512) << 10
   }
 
   /** Adds one object, grouped with others into blocks of about blockTarget bytes. */

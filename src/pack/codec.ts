@@ -3,6 +3,7 @@
  * thread, created on first use.
  */
 import {createRequire} from 'node:module'
+import type {Transform} from 'node:stream'
 
 const require = createRequire(import.meta.url)
 
@@ -35,4 +36,16 @@ export function zstdCompressInto(dst: Uint8Array, src: Uint8Array, level: number
 export function zstdDecompressInto(dst: Uint8Array, src: Uint8Array): number {
   dctx ??= new (load().DCtx)()
   return dctx.decompress(dst, src)
+}
+
+/** A streaming zstd decompressor (any number of frames), e.g. for `velo import tar FILE.tar.zst`. */
+export function createZstdDecompressStream(): Transform {
+  const {DecompressStream} = require('zstd-napi') as {DecompressStream: new () => Transform}
+  return new DecompressStream()
+}
+
+/** A streaming zstd compressor at `level`, e.g. for `velo export tar -o FILE.tar.zst`. */
+export function createZstdCompressStream(level: number): Transform {
+  const {CompressStream} = require('zstd-napi') as {CompressStream: new (p: {compressionLevel: number}) => Transform}
+  return new CompressStream({compressionLevel: level})
 }

@@ -83,6 +83,7 @@ export class PackIndex {
     if (verifyChecksum && !hash(buf.subarray(0, end + 32)).equals(buf.subarray(end + 32))) {
       throw new RangeError('index checksum mismatch')
     }
+    checkOrder(buf, this.count)
   }
 
   /** Position of `id` in the table, or -1. */
@@ -143,6 +144,27 @@ export class PackIndex {
       out.push(i)
     }
     return out
+  }
+}
+
+/**
+ * Lookups rely on order, which a checksum cannot vouch for (anyone can recompute it): the fanout
+ * must count the ids per first byte and the ids must be strictly ascending (no duplicates).
+ */
+function checkOrder(buf: Buffer, count: number): void {
+  let i = 0
+  for (let b = 0; b < 256; b++) {
+    const end = buf.readUInt32LE(12 + b * 4)
+    if (end < i || end > count) throw new RangeError('bad fanout table')
+    for (; i < end; i++) {
+      const p = HEAD + i * 32
+      if (buf[p] !== b) throw new RangeError('bad fanout table: an id is outside its bucket')
+      if (i > 0) {
+        let k = 1
+        while (k < 32 && buf[p + k] === buf[p - 32 + k]) k++
+        if (buf[p] === buf[p - 32] && (k === 32 || buf[p + k] < buf[p - 32 + k])) throw new RangeError('index ids are not sorted or not unique')
+      }
+    }
   }
 }
 

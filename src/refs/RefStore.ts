@@ -3,7 +3,7 @@
  * under a lock with compare-and-swap, every move appended to the ref's reflog under logs/.
  * Remote-tracking refs live under refs/remotes/<remote>/.
  */
-import {appendFileSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync} from 'node:fs'
+import {appendFileSync, closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, unlinkSync} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {dirname, join} from 'node:path'
 import {type Oid, isOid} from '../objects/oid.js'
@@ -133,7 +133,8 @@ export class RefStore {
     const p = join(this.logsDir, name)
     mkdirp(dirname(p))
     try {
-      appendFileSync(p, JSON.stringify(e) + '\n')
+      // A line torn by a crash must not swallow this entry: start on a line of its own.
+      appendFileSync(p, (endsMidLine(p) ? '\n' : '') + JSON.stringify(e) + '\n')
     } catch (err) {
       throw fsError(err, p, 'appending to')
     }
@@ -161,6 +162,22 @@ export class RefStore {
 
   deleteLog(name: string): void {
     rmSync(join(this.logsDir, name), {force: true})
+  }
+}
+
+function endsMidLine(path: string): boolean {
+  let fd: number | undefined
+  try {
+    fd = openSync(path, 'r')
+    const size = fstatSync(fd).size
+    if (size === 0) return false
+    const b = Buffer.alloc(1)
+    readSync(fd, b, 0, 1, size - 1)
+    return b[0] !== 0x0a
+  } catch {
+    return false
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
 }
 

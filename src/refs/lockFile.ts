@@ -3,7 +3,7 @@
  * A lock left by a dead process on this host is broken automatically and reported; one held by a
  * live process, or by another host, is an error naming the holder and the command that clears it.
  */
-import {closeSync, constants, openSync, readFileSync, unlinkSync, writeSync} from 'node:fs'
+import {closeSync, constants, openSync, readFileSync, statSync, unlinkSync, writeSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {VeloError, fsError, isErrno} from '../util/errors.js'
 
@@ -48,6 +48,16 @@ function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
 }
 
+const UNREADABLE_STALE_MS = 2000
+
+function lockAgeMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs
+  } catch {
+    return 0
+  }
+}
+
 export function acquireLock(path: string, o: AcquireOptions): Lock {
   const deadline = Date.now() + (o.waitMs ?? 5000)
   const me: LockOwner = {pid: process.pid, host: hostname(), started: new Date().toISOString(), command: o.command}
@@ -80,6 +90,17 @@ export function acquireLock(path: string, o: AcquireOptions): Lock {
       try {
         unlinkSync(path)
         o.onWarning?.(`removed a stale lock ${path} left by process ${owner.pid} (${owner.command}, started ${owner.started}), which is no longer running`)
+      } catch {
+        /* someone else removed it */
+      }
+      continue
+    }
+    // An empty or torn lock file: its creator was killed between creating and writing it (a live
+    // one writes at once), so once it is a few seconds old it is stale.
+    if (!owner && lockAgeMs(path) > UNREADABLE_STALE_MS) {
+      try {
+        unlinkSync(path)
+        o.onWarning?.(`removed a stale lock ${path} left empty by a process that was killed while creating it`)
       } catch {
         /* someone else removed it */
       }

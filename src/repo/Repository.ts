@@ -6,6 +6,7 @@ import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {hash} from '../objects/hash.js'
 import {type Oid, isOid} from '../objects/oid.js'
+import {decodeRunRecord} from '../objects/runRecord.js'
 import {decodeSnapshot, encodeSnapshot, type Snapshot} from '../objects/snapshot.js'
 import {decodeTree, type TreeEntry} from '../objects/tree.js'
 import {ObjectType} from '../pack/block.js'
@@ -145,7 +146,8 @@ export class Repository {
 
   /**
    * Resolves a revision to an object id: a full id, a unique prefix (4+ hex digits), a ref name,
-   * a remote-tracking ref (REMOTE/REF), each optionally followed by ~N (N-th first parent).
+   * a remote-tracking ref (REMOTE/REF), each optionally followed by ~N (N-th first parent; for a
+   * run record, the N-th previous run).
    */
   resolve(rev: string): Oid {
     const m = /^(.*?)((?:~\d*)*)$/.exec(rev)!
@@ -154,6 +156,13 @@ export class Repository {
     for (const step of m[2].split('~').slice(1)) {
       const n = step === '' ? 1 : Number(step)
       for (let i = 0; i < n; i++) {
+        if (this.packs.typeOf(oid) === ObjectType.run) {
+          // A run record's ~1 is the previous run of its chain (velo run).
+          const prev = decodeRunRecord(this.packs.read(oid, ObjectType.run).data, `run record ${oid}`).previous
+          if (!prev) throw new VeloError('ERR_VELO_NOT_FOUND', `${rev}: run ${oid.slice(0, 12)} has no previous run`, {hint: 'velo log --runs shows how far the chain goes'})
+          oid = prev
+          continue
+        }
         const s = this.readSnapshot(oid)
         if (s.parents.length === 0) {
           throw new VeloError('ERR_VELO_NOT_FOUND', `${rev}: snapshot ${oid.slice(0, 12)} has no parent`, {
@@ -196,12 +205,16 @@ export class Repository {
     })
   }
 
-  /** Resolves a revision that must name a snapshot. */
+  /** Resolves a revision that must name a snapshot; a run record (velo run) stands for its output snapshot. */
   resolveSnapshot(rev: string): Oid {
     const oid = this.resolve(rev)
     const t = this.packs.typeOf(oid)
+    if (t === undefined) this.packs.read(oid) // throws: not found, or corrupt when an index is damaged
+    if (t === ObjectType.run) return decodeRunRecord(this.packs.read(oid, ObjectType.run).data, `run record ${oid}`).output
     if (t !== ObjectType.snapshot) {
-      throw new VeloError('ERR_VELO_NOT_FOUND', `${rev} is a ${TYPE_NAMES[t ?? 0] ?? 'unknown object'}, not a snapshot`)
+      throw new VeloError('ERR_VELO_NOT_FOUND', `${rev} is a ${TYPE_NAMES[t ?? 0] ?? 'unknown object'}, not a snapshot`, {
+        hint: 'name a snapshot: a ref, a snapshot id or a prefix of one (velo log lists them)',
+      })
     }
     return oid
   }

@@ -6,7 +6,7 @@
  * with --force, after lstat shows what they are.
  */
 import {
-  lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync,
+  chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync,
 } from 'node:fs'
 import type {Oid} from '../objects/oid.js'
 import type {TreeEntry} from '../objects/tree.js'
@@ -71,7 +71,10 @@ export async function restoreTree(repo: Repository, tree: Oid, dest: string, o: 
         if (e.kind === 'dir') {
           let exists = false
           if (cur) {
-            if (cur.isDirectory()) exists = true
+            if (cur.isDirectory()) {
+              exists = true
+              if ((cur.mode & 0o7777) !== 0o755) chmodSync(p, 0o755)
+            }
             else rmSync(p, {force: true})
           }
           if (!exists) mkdirSync(p, 0o755)

@@ -30,6 +30,9 @@ export interface ScanProgress {
   bytes: number
   hashedFiles: number
   hashedBytes: number
+  /** Files (and their bytes) sent to be hashed so far: the total of the hash phase. */
+  queuedFiles: number
+  queuedBytes: number
 }
 
 export interface ScanResult {
@@ -57,6 +60,8 @@ interface DirNode {
   entries: Ent[]
   cached?: CachedDir
   dirty: boolean
+  /** Some entry could not be read (skipped): list this directory again next time. */
+  hadFailures?: boolean
   treeId?: Uint8Array
   size: number
 }
@@ -77,7 +82,7 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
   const cacheDirs = o.cache?.dirs
   const skipped: ScanResult['skipped'] = []
   const errors: {path: string; code: string; message: string}[] = []
-  const progress: ScanProgress = {phase: 'scan', files: 0, bytes: 0, hashedFiles: 0, hashedBytes: 0}
+  const progress: ScanProgress = {phase: 'scan', files: 0, bytes: 0, hashedFiles: 0, hashedBytes: 0, queuedFiles: 0, queuedBytes: 0}
   let dirCount = 0
   let symlinks = 0
   let lastProgress = 0
@@ -91,7 +96,8 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
   }
 
   const fail = (path: string, code: string, message: string): void => {
-    if (o.skipUnreadable) {
+    // Repository-side failures (ERR_VELO_DISK_FULL...) are no reason to leave a file out.
+    if (o.skipUnreadable && !code.startsWith('ERR_VELO_')) {
       skipped.push({path, reason: message})
       o.onWarning?.(`skipped ${path}: ${message}`)
     } else errors.push({path, code, message})
@@ -99,14 +105,17 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
 
   const queue = (ent: Ent, abs: string, node: DirNode): void => {
     node.dirty = true
+    progress.queuedFiles++
+    progress.queuedBytes += ent.size
     o.pool.add(abs, ent.size, (r) => {
       progress.hashedFiles++
       progress.hashedBytes += r.size
+      report()
       if (r.error) {
         ent.failed = true
         fail(abs, r.error.code, r.error.message)
       } else {
-        ent.idBuf = Buffer.from(r.id!)
+        ent.idBuf = r.id!
         ent.idOff = 0
         ent.size = r.size
       }
@@ -118,7 +127,9 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
     const c = node.cached
     let names: string[]
     let fromCache = false
-    if (c && c.ino === node.ino && c.mtimeMs === node.mtimeMs && c.ctimeMs === node.ctimeMs) {
+    // The listing is reused only when the directory is unchanged and was not changing when cached
+    // (racy, as for files); a directory with skipped entries is always listed again (mtime -1).
+    if (c && c.ino === node.ino && c.mtimeMs === node.mtimeMs && c.ctimeMs === node.ctimeMs && c.mtimeMs < racyLimit) {
       names = c.entries.map((e) => e.name)
       fromCache = true
     } else {
@@ -128,6 +139,7 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
       } catch (err) {
         if (isErrno(err, 'EACCES', 'EPERM', 'EIO')) {
           fail(node.abs, (err as NodeJS.ErrnoException).code!, `cannot list directory: ${(err as Error).message}`)
+          node.hadFailures = true
           names = []
         } else throw fsError(err, node.abs, 'listing')
       }
@@ -143,6 +155,7 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
       } catch (err) {
         if (isErrno(err, 'EACCES', 'EPERM', 'EIO')) {
           fail(abs, (err as NodeJS.ErrnoException).code!, (err as Error).message)
+          node.hadFailures = true
           node.dirty = true
           continue
         }
@@ -150,7 +163,11 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
       }
       if (!st) {
         node.dirty = true
-        o.onWarning?.(`${abs} vanished while the directory was read`)
+        if (name.includes('\uFFFD')) {
+          // Node lists a name that is not valid UTF-8 with U+FFFD, which then names nothing.
+          fail(abs, 'EILSEQ', 'the file name is not valid UTF-8 (velo stores UTF-8 names only)')
+          node.hadFailures = true
+        } else o.onWarning?.(`${abs} vanished while the directory was read`)
         continue
       }
       const ce: CachedEntry | undefined = fromCache ? c!.entries[i] : byName?.get(name)
@@ -186,6 +203,7 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
             target = readlinkSync(abs)
           } catch (err) {
             fail(abs, (err as NodeJS.ErrnoException).code ?? 'EIO', (err as Error).message)
+            node.hadFailures = true
             node.dirty = true
             continue
           }
@@ -282,7 +300,8 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
   if (changed || !o.cache) {
     const collect = (node: DirNode): void => {
       const entries = node.entries.some((e) => e.failed) ? node.entries.filter((e) => !e.failed) : node.entries
-      cache.dirs.set(node.rel, {rel: node.rel, ino: node.ino, mtimeMs: node.mtimeMs, ctimeMs: node.ctimeMs, treeId: node.treeId!, size: node.size, entries})
+      const relist = node.hadFailures || entries !== node.entries
+      cache.dirs.set(node.rel, {rel: node.rel, ino: node.ino, mtimeMs: relist ? -1 : node.mtimeMs, ctimeMs: node.ctimeMs, treeId: node.treeId!, size: node.size, entries})
       for (const e of entries) if (e.dir) collect(e.dir)
     }
     collect(root)
@@ -303,6 +322,8 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
 }
 
 function unreadable(errors: {path: string; code: string; message: string}[]): VeloError {
+  const repoSide = errors.find((e) => e.code === 'ERR_VELO_DISK_FULL' || e.code === 'ERR_VELO_PERMISSION')
+  if (repoSide) return new VeloError(repoSide.code as 'ERR_VELO_DISK_FULL', repoSide.message, {hint: 'free some space (or fix the repository\'s permissions) and run the snapshot again; nothing already stored was changed'})
   const first = errors[0]
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''
   const changed = first.code === 'ECHANGED'

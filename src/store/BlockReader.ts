@@ -41,7 +41,12 @@ export class BlockReader {
         this.current = this.raw.subarray(BLOCK_HEADER, length)
       } else {
         if (this.payload.length < h.rawLength) this.payload = Buffer.allocUnsafeSlow(Math.max(h.rawLength, this.payload.length * 2))
-        const n = zstdDecompressInto(this.payload.subarray(0, h.rawLength), this.raw.subarray(BLOCK_HEADER, length))
+        let n: number
+        try {
+          n = zstdDecompressInto(this.payload.subarray(0, h.rawLength), this.raw.subarray(BLOCK_HEADER, length))
+        } catch (e) {
+          throw new RangeError(`zstd: ${(e as Error).message}`) // any zstd failure here is damage
+        }
         if (n !== h.rawLength) throw new RangeError('decompressed length mismatch')
         this.current = this.payload.subarray(0, h.rawLength)
       }

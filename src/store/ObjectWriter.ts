@@ -41,7 +41,8 @@ export class ObjectWriter {
 
   private put(w: PackWriter, id: Uint8Array, type: number, bytes: Uint8Array): void {
     const hex = Buffer.from(id).toString('hex')
-    if (this.seen.has(hex) || this.repo.packs.has(hex as Oid)) return
+    // locate(), not has(): has() rescans packs/ on every miss, and most objects written are new.
+    if (this.seen.has(hex) || this.repo.packs.locate(id)) return
     this.seen.add(hex)
     this.newObjects++
     this.newBytes += bytes.length
@@ -59,6 +60,12 @@ export class ObjectWriter {
   }
 
   writeBlob(content: Uint8Array): Oid {
+    if (content.length <= CHUNK_THRESHOLD) {
+      // One piece: no copy through a sink (the block builder copies it anyway).
+      const id = hash(content)
+      this.put(this.data, id, ObjectType.blob, content)
+      return id.toString('hex') as Oid
+    }
     const s = this.blobSink()
     s.write(content)
     return s.finish().id

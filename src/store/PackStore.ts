@@ -2,7 +2,7 @@
  * Reads objects from the packs of a repository. Every object returned is verified: blobs, trees
  * and snapshots by re-hashing, chunk lists by their own checksum.
  */
-import {closeSync, openSync, readFileSync, readSync, readdirSync} from 'node:fs'
+import {closeSync, existsSync, openSync, readFileSync, readSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {hash} from '../objects/hash.js'
 import {type Oid} from '../objects/oid.js'
@@ -53,6 +53,8 @@ class BlockCache {
     }
   }
 }
+
+class PackReplaced extends Error {}
 
 export class PackStore {
   packs: LoadedPack[] = []
@@ -105,7 +107,20 @@ export class PackStore {
 
   has(oid: Oid | Uint8Array): boolean {
     const id = typeof oid === 'string' ? Buffer.from(oid, 'hex') : oid
-    return this.locate(id) !== undefined || (this.refresh() > 0 && this.locate(id) !== undefined)
+    return this.locate(id) !== undefined || (this.refreshOnMiss() > 0 && this.locate(id) !== undefined)
+  }
+
+  private lastMissRefresh = 0
+
+  /**
+   * A miss may mean another process has written a pack since we listed them: list again, but at
+   * most every 200 ms (a snapshot asks about thousands of new trees, each a miss).
+   */
+  private refreshOnMiss(): number {
+    const now = Date.now()
+    if (now - this.lastMissRefresh < 200) return 0
+    this.lastMissRefresh = now
+    return this.refresh()
   }
 
   typeOf(oid: Oid): number | undefined {
@@ -115,7 +130,7 @@ export class PackStore {
   find(oid: Oid): Location | undefined {
     const id = Buffer.from(oid, 'hex')
     let loc = this.locate(id)
-    if (!loc && this.refresh() > 0) loc = this.locate(id)
+    if (!loc && this.refreshOnMiss() > 0) loc = this.locate(id)
     return loc
   }
 
@@ -146,6 +161,7 @@ export class PackStore {
       return payload
     } catch (err) {
       if (isErrno(err, 'ENOENT')) {
+        if (this.forgetIfReplaced(pack)) throw new PackReplaced()
         throw new VeloError('ERR_VELO_CORRUPT', `pack ${pack.name} is missing (needed for object ${oid})`, {
           hint: 'run velo fsck; restore the pack from a remote with velo fsck --repair --from REMOTE',
           data: {oid, pack: pack.name},
@@ -161,9 +177,26 @@ export class PackStore {
     }
   }
 
+  /**
+   * gc and repack remove a pack's index before the pack: a pack gone together with its index was
+   * replaced (its live objects are in newer packs), so forget it and look again.
+   */
+  private forgetIfReplaced(pack: LoadedPack): boolean {
+    if (existsSync(`${pack.path.slice(0, -'.pack'.length)}.idx`)) return false
+    this.packs = this.packs.filter((p) => p !== pack)
+    return true
+  }
+
   /** Reads and verifies an object. */
   read(oid: Oid, expectType?: number): StoredObject {
     const loc = this.find(oid)
+    if (!loc && this.damaged.size > 0) {
+      const [name, why] = [...this.damaged][0]
+      throw new VeloError('ERR_VELO_CORRUPT', `object ${oid} is not found, and the index of pack ${name} is damaged (${why})`, {
+        hint: 'run velo fsck; velo fsck --repair rebuilds the index',
+        data: {oid, pack: name},
+      })
+    }
     if (!loc) {
       throw new VeloError('ERR_VELO_NOT_FOUND', `object ${oid} is not in the repository`, {
         hint: 'run velo fsck; if it lives on a remote, velo pull it',
@@ -176,7 +209,13 @@ export class PackStore {
         data: {oid},
       })
     }
-    const payload = this.readBlockPayload(loc, oid)
+    let payload: Buffer
+    try {
+      payload = this.readBlockPayload(loc, oid)
+    } catch (err) {
+      if (err instanceof PackReplaced) return this.read(oid, expectType)
+      throw err
+    }
     if (record.offset + record.length > payload.length) {
       throw new VeloError('ERR_VELO_CORRUPT', `object ${oid} lies outside its block in pack ${loc.pack.name}`, {
         hint: 'run velo fsck',
@@ -185,7 +224,7 @@ export class PackStore {
     }
     const data = payload.subarray(record.offset, record.offset + record.length)
     if (record.type === ObjectType.chunkList) {
-      decodeChunkList(data, `chunk list ${oid}`)
+      decodeChunkList(data, `chunk list ${oid} in pack ${loc.pack.name}`)
     } else if (hash(data).toString('hex') !== oid) {
       throw new VeloError('ERR_VELO_CORRUPT', `object ${oid} in pack ${loc.pack.name} failed verification (BLAKE3 mismatch)`, {
         hint: 'run velo fsck; velo fsck --repair --from REMOTE restores it from a remote that has it',

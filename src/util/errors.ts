@@ -18,6 +18,12 @@ export const ExitCode = {
   ioError: 17,
   diskFull: 18,
   permission: 19,
+  /** velo replay: the replayed run differs from the record. */
+  mismatch: 20,
+  /** velo run/replay: the command exists but cannot be executed (as shells). */
+  notExecutable: 126,
+  /** velo run/replay: the command was not found (as shells). */
+  commandNotFound: 127,
   interrupted: 130,
 } as const
 
@@ -28,10 +34,12 @@ export type ErrorCode =
   | 'ERR_VELO_REPO_EXISTS'
   | 'ERR_VELO_LOCKED'
   | 'ERR_VELO_REF_CONFLICT'
+  | 'ERR_VELO_NOT_FAST_FORWARD'
   | 'ERR_VELO_CORRUPT'
   | 'ERR_VELO_REMOTE'
   | 'ERR_VELO_MOUNT_UNAVAILABLE'
   | 'ERR_VELO_MOUNT'
+  | 'ERR_VELO_MOUNT_BUSY'
   | 'ERR_VELO_NOT_FOUND'
   | 'ERR_VELO_AMBIGUOUS'
   | 'ERR_VELO_BAD_REF_NAME'
@@ -43,6 +51,9 @@ export type ErrorCode =
   | 'ERR_VELO_TARGET_NOT_EMPTY'
   | 'ERR_VELO_UNSAFE_PATH'
   | 'ERR_VELO_INTERRUPTED'
+  | 'ERR_VELO_MISMATCH'
+  | 'ERR_VELO_COMMAND_NOT_FOUND'
+  | 'ERR_VELO_COMMAND_NOT_EXECUTABLE'
 
 const exitFor: Record<ErrorCode, number> = {
   ERR_VELO_USAGE: ExitCode.usage,
@@ -51,10 +62,12 @@ const exitFor: Record<ErrorCode, number> = {
   ERR_VELO_REPO_EXISTS: ExitCode.usage,
   ERR_VELO_LOCKED: ExitCode.locked,
   ERR_VELO_REF_CONFLICT: ExitCode.refConflict,
+  ERR_VELO_NOT_FAST_FORWARD: ExitCode.refConflict,
   ERR_VELO_CORRUPT: ExitCode.corrupt,
   ERR_VELO_REMOTE: ExitCode.remote,
   ERR_VELO_MOUNT_UNAVAILABLE: ExitCode.mountUnavailable,
   ERR_VELO_MOUNT: ExitCode.mountUnavailable,
+  ERR_VELO_MOUNT_BUSY: ExitCode.mountUnavailable,
   ERR_VELO_NOT_FOUND: ExitCode.notFound,
   ERR_VELO_AMBIGUOUS: ExitCode.notFound,
   ERR_VELO_BAD_REF_NAME: ExitCode.usage,
@@ -66,6 +79,9 @@ const exitFor: Record<ErrorCode, number> = {
   ERR_VELO_TARGET_NOT_EMPTY: ExitCode.usage,
   ERR_VELO_UNSAFE_PATH: ExitCode.corrupt,
   ERR_VELO_INTERRUPTED: ExitCode.interrupted,
+  ERR_VELO_MISMATCH: ExitCode.mismatch,
+  ERR_VELO_COMMAND_NOT_FOUND: ExitCode.commandNotFound,
+  ERR_VELO_COMMAND_NOT_EXECUTABLE: ExitCode.notExecutable,
 }
 
 export interface VeloErrorOptions {

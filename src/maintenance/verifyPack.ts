@@ -1,0 +1,247 @@
+/**
+ * fsck of one pack: the trailer checksum, the index's claim about the pack, and every object the
+ * index lists (BLAKE3 of its bytes; chunk lists by their own checksum). The pack is read once,
+ * sequentially, through reused buffers (fresh memory costs a page fault per 4 KiB); each verified
+ * blob is offered to `onBlob`, which checks chunked files as a whole while their chunks stream by.
+ */
+import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
+import {decodeChunkList, type Chunk} from '../objects/chunkList.js'
+import {createHasher, hash} from '../objects/hash.js'
+import type {Oid} from '../objects/oid.js'
+import {BLOCK_HEADER, CODEC_RAW, ObjectType, decodeBlockHeader} from '../pack/block.js'
+import {zstdDecompressInto} from '../pack/codec.js'
+import type {PackIndex} from '../pack/packIndex.js'
+import {PACK_HEADER, PACK_MAGIC} from '../pack/PackWriter.js'
+import {isErrno} from '../util/errors.js'
+import type {PackFile} from './packFiles.js'
+
+export interface DamagedObject {
+  id: Oid
+  type: number
+  message: string
+}
+
+export interface PackVerification {
+  name: string
+  /** Problems of the file as a whole. */
+  errors: string[]
+  damaged: DamagedObject[]
+  objects: number
+  bytes: number
+  chunkLists: {id: Oid; chunks: Chunk[]}[]
+}
+
+let window = Buffer.allocUnsafeSlow(8 << 20)
+let scratch = Buffer.allocUnsafeSlow(4 << 20)
+
+export function verifyPack(file: PackFile, index: PackIndex, onBlob?: (id: Buffer, data: Buffer) => void): PackVerification {
+  const res: PackVerification = {name: file.name, errors: [], damaged: [], objects: index.count, bytes: 0, chunkLists: []}
+  let fd: number
+  try {
+    fd = openSync(file.packPath, 'r')
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err
+    res.errors.push('the pack file is missing (its index is still there)')
+    for (let i = 0; i < index.count; i++) res.damaged.push({id: index.oidAt(i), type: index.typeAt(i), message: 'its pack file is missing'})
+    return res
+  }
+  try {
+    verifyOpen(fd, file, index, res, onBlob)
+  } finally {
+    closeSync(fd)
+  }
+  return res
+}
+
+function verifyOpen(fd: number, file: PackFile, index: PackIndex, res: PackVerification, onBlob?: (id: Buffer, data: Buffer) => void): void {
+  const size = fstatSync(fd).size
+  res.bytes = size
+  // Index entries by block, in pack order.
+  const order = new Array<number>(index.count)
+  const blockOf = new Float64Array(index.count)
+  for (let i = 0; i < index.count; i++) {
+    order[i] = i
+    blockOf[i] = index.record(i).blockOffset
+  }
+  order.sort((a, b) => blockOf[a] - blockOf[b])
+  let next = 0 // position in `order`
+  const damage = (i: number, message: string): void => {
+    res.damaged.push({id: index.oidAt(i), type: index.typeAt(i), message})
+  }
+  if (size < PACK_HEADER + 32) {
+    res.errors.push(`pack file is truncated (${size} bytes)`)
+    for (const i of order) damage(i, 'its pack file is truncated')
+    return
+  }
+  const end = size - 32
+  const hasher = createHasher()
+  let wStart = 0
+  let wLen = 0
+  let hashed = 0
+  /** Makes bytes [pos, pos + n) available in the window; false at end of file. */
+  const ensure = (pos: number, n: number): boolean => {
+    if (pos >= wStart && pos + n <= wStart + wLen) return true
+    if (pos + n > size) return false
+    const keep = Math.max(0, wStart + wLen - pos)
+    if (n > window.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(n, window.length * 2))
+      window.copy(bigger, 0, pos - wStart, pos - wStart + keep)
+      window = bigger
+    } else if (keep > 0) window.copy(window, 0, pos - wStart, pos - wStart + keep)
+    wStart = pos
+    wLen = keep
+    while (wLen < n) {
+      const got = readSync(fd, window, wLen, Math.min(window.length - wLen, size - (wStart + wLen)), wStart + wLen)
+      if (got === 0) return false
+      wLen += got
+    }
+    // Hash what is new, up to the trailer.
+    const upTo = Math.min(end, wStart + wLen)
+    if (upTo > hashed) {
+      hasher.update(window.subarray(hashed - wStart, upTo - wStart))
+      hashed = upTo
+    }
+    return true
+  }
+  ensure(0, PACK_HEADER)
+  const head = window.subarray(0, PACK_HEADER)
+  if (!head.subarray(0, 4).equals(PACK_MAGIC) || head[4] > 1 || head[5] || head[6] || head[7]) res.errors.push('bad pack header')
+  else if ((head[4] === 1 ? 'meta' : 'data') !== index.kind) res.errors.push(`the pack is a ${head[4] === 1 ? 'meta' : 'data'} pack but its index says ${index.kind}`)
+  let pos = PACK_HEADER
+  while (pos < end) {
+    let length: number
+    let header
+    try {
+      if (!ensure(pos, BLOCK_HEADER)) throw new RangeError('truncated')
+      header = decodeBlockHeader(window.subarray(pos - wStart, pos - wStart + BLOCK_HEADER))
+      length = BLOCK_HEADER + header.storedLength
+      if (pos + length > end) throw new RangeError('block runs past the end of the pack')
+    } catch (err) {
+      res.errors.push(`unreadable block header at offset ${pos}: ${(err as Error).message}`)
+      break
+    }
+    // Entries that point before this block point at no block start.
+    while (next < order.length && blockOf[order[next]] < pos) damage(order[next++], `the index points at offset ${blockOf[order[next - 1]]}, where no block starts`)
+    const first = next
+    while (next < order.length && blockOf[order[next]] === pos) next++
+    ensure(pos, length) // every byte is read: the trailer checksum covers them all
+    if (first < next) {
+      const stored = window.subarray(pos - wStart + BLOCK_HEADER, pos - wStart + length)
+      let payload: Buffer | undefined
+      let error = ''
+      try {
+        if (header.codec === CODEC_RAW) {
+          if (header.rawLength !== header.storedLength) throw new RangeError('raw block length mismatch')
+          payload = stored
+        } else {
+          if (scratch.length < header.rawLength) scratch = Buffer.allocUnsafeSlow(Math.max(header.rawLength, scratch.length * 2))
+          let n: number
+          try {
+            n = zstdDecompressInto(scratch.subarray(0, header.rawLength), stored)
+          } catch (err) {
+            throw new RangeError(`zstd: ${(err as Error).message}`)
+          }
+          if (n !== header.rawLength) throw new RangeError('decompressed length mismatch')
+          payload = scratch.subarray(0, header.rawLength)
+        }
+      } catch (err) {
+        error = (err as Error).message
+      }
+      for (let k = first; k < next; k++) {
+        const i = order[k]
+        const rec = index.record(i)
+        if (rec.blockLength !== length) damage(i, `the index gives its block at offset ${pos} a length of ${rec.blockLength}, the pack ${length}`)
+        else if (!payload) damage(i, `its block at offset ${pos} is damaged (${error})`)
+        else if (rec.offset + rec.length > payload.length) damage(i, 'it lies outside its block')
+        else {
+          const data = payload.subarray(rec.offset, rec.offset + rec.length)
+          const id = index.idAt(i)
+          if (rec.type === ObjectType.chunkList) {
+            try {
+              res.chunkLists.push({id: id.toString('hex') as Oid, chunks: decodeChunkList(data, `chunk list ${id.toString('hex')}`).chunks})
+            } catch (err) {
+              damage(i, (err as Error).message)
+            }
+          } else if (!hash(data).equals(id)) damage(i, 'BLAKE3 mismatch: its bytes changed')
+          else if (rec.type === ObjectType.blob) onBlob?.(id, data)
+        }
+      }
+    }
+    pos += length
+  }
+  while (next < order.length) damage(order[next++], pos < end ? `its block is beyond an unreadable part of the pack (from offset ${pos})` : 'the index points past the last block')
+  // The rest of the file (after a stop) must still be hashed to judge the trailer.
+  while (hashed < end) {
+    if (!ensure(hashed, Math.min(window.length, end - hashed))) break
+  }
+  const trailer = Buffer.allocUnsafe(32)
+  readSync(fd, trailer, 0, 32, end)
+  const sum = hasher.digest()
+  if (!sum.equals(trailer)) res.errors.push('pack checksum (trailer) mismatch: the file is damaged or truncated')
+  if (!index.packChecksum.equals(trailer)) res.errors.push('the index describes another pack (its pack checksum differs from the pack trailer)')
+  else if (sum.equals(trailer) && trailer.toString('hex') !== file.name.slice(2)) res.errors.push('the pack file name does not match its checksum')
+}
+
+/**
+ * Checks chunked files as a whole while their chunks go by in pack order (usually in sequence):
+ * each list hashes its chunks as they arrive, keeping a copy of those that come early. Lists that
+ * could not be completed this way (chunks in packs not read, or too much out of order) are left
+ * for a second pass that reads their chunks from the store.
+ */
+export class ChunkStreams {
+  private byChunk = new Map<string, {list: StreamedList; idx: number}[]>()
+  private pendingBytes = 0
+  readonly lists: StreamedList[] = []
+
+  constructor(lists: {id: Oid; chunks: Chunk[]}[], private readonly maxPending = 256 << 20) {
+    for (const l of lists) {
+      const s: StreamedList = {id: l.id, chunks: l.chunks, next: 0, hasher: createHasher(), pending: new Map(), spilled: false, bad: undefined}
+      this.lists.push(s)
+      l.chunks.forEach((c, idx) => {
+        let refs = this.byChunk.get(c.id)
+        if (!refs) this.byChunk.set(c.id, (refs = []))
+        refs.push({list: s, idx})
+      })
+    }
+  }
+
+  offer(id: Buffer, data: Buffer): void {
+    if (this.byChunk.size === 0) return
+    const refs = this.byChunk.get(id.toString('hex'))
+    if (!refs) return
+    for (const {list, idx} of refs) {
+      if (list.spilled || list.bad || idx < list.next || list.pending.has(idx)) continue
+      if (data.length !== list.chunks[idx].size) {
+        list.bad = `chunk ${idx + 1} (${list.chunks[idx].id}) has ${data.length} bytes, the list says ${list.chunks[idx].size}`
+        continue
+      }
+      if (idx === list.next) {
+        list.hasher.update(data)
+        list.next++
+        for (let b = list.pending.get(list.next); b; b = list.pending.get(list.next)) {
+          list.hasher.update(b)
+          list.pending.delete(list.next)
+          this.pendingBytes -= b.length
+          list.next++
+        }
+      } else if (this.pendingBytes + data.length > this.maxPending) {
+        list.spilled = true
+        for (const b of list.pending.values()) this.pendingBytes -= b.length
+        list.pending.clear()
+      } else {
+        list.pending.set(idx, Buffer.from(data))
+        this.pendingBytes += data.length
+      }
+    }
+  }
+}
+
+export interface StreamedList {
+  id: Oid
+  chunks: Chunk[]
+  next: number
+  hasher: ReturnType<typeof createHasher>
+  pending: Map<number, Buffer>
+  spilled: boolean
+  bad: string | undefined
+}
