@@ -104,6 +104,7 @@ export class RefStore {
   update(name: string, u: RefUpdate): void {
     assertRefName(name)
     const p = this.path(name)
+    this.assertNoPrefixConflict(name)
     mkdirp(dirname(p))
     const lock = acquireLock(`${p}.lock`, {command: u.command, onWarning: u.onWarning, what: `ref ${name}: lock`})
     try {
@@ -126,6 +127,30 @@ export class RefStore {
       this.appendLog(name, {old: cur, new: u.to, time: new Date().toISOString(), user: userName(), host: hostname(), command: u.command, message: u.message})
     } finally {
       lock.release()
+    }
+  }
+
+  /** `a` and `a/b` cannot both be refs (one is a file, the other needs a directory there), as in git. */
+  private assertNoPrefixConflict(name: string): void {
+    const parts = name.split('/')
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/')
+      if (this.read(prefix)) {
+        throw new VeloError('ERR_VELO_BAD_REF_NAME', `ref ${name} conflicts with the existing ref ${prefix}`, {
+          hint: `choose another name, or delete ${prefix} first (velo ref delete ${prefix})`,
+        })
+      }
+    }
+    let isDir = false
+    try {
+      isDir = statSync(this.path(name)).isDirectory()
+    } catch {
+      /* no such path: fine */
+    }
+    if (isDir) {
+      throw new VeloError('ERR_VELO_BAD_REF_NAME', `ref ${name} conflicts with existing refs below ${name}/`, {
+        hint: 'choose another name (list refs with velo ref list)',
+      })
     }
   }
 

@@ -144,3 +144,23 @@ describe('revisions, log and diff', () => {
     expect((await diff(repo, 'h', tree)).changes).toEqual([])
   })
 })
+
+describe('ref names that collide', () => {
+  it('refuses a ref whose name is a prefix of, or below, an existing ref, with a clear error', async () => {
+    const {Repository} = await import('../../src/repo/Repository.js')
+    const {mkdtempSync, rmSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const dir = mkdtempSync(join(tmpdir(), 'velo-refs-'))
+    try {
+      const repo = Repository.open(join(dir, 'r'), {create: true})
+      const oid = 'a'.repeat(64) as Oid
+      repo.refs.update('bench', {to: oid, command: 'test'})
+      expect(() => repo.refs.update('bench/corpus', {to: oid, command: 'test'})).toThrow(/conflicts with the existing ref bench/)
+      repo.refs.update('app/deps', {to: oid, command: 'test'})
+      expect(() => repo.refs.update('app', {to: oid, command: 'test'})).toThrow(/conflicts with existing refs below app\//)
+      expect(repo.refs.read('bench')).toBe(oid)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
