@@ -65,6 +65,13 @@ function loadCache(path: string): StatCache | undefined {
   }
 }
 
+/** The snapshot object for `tree`: who, when, the options' message and meta, signed when asked. */
+export function newSnapshot(tree: Oid, parents: Oid[], o: Pick<SnapshotOptions, 'message' | 'meta' | 'sign'>): Snapshot {
+  const snap: Snapshot = {tree, parents, time: Date.now(), user: userName(), host: hostname(), message: o.message ?? '', meta: o.meta ?? {}}
+  if (o.sign) snap.signature = signBytes(o.sign, encodeSnapshot(snap))
+  return snap
+}
+
 /** Holds the shared repository lock throughout, so that no gc or repack runs meanwhile. */
 export async function snapshot(repo: Repository, o: SnapshotOptions): Promise<SnapshotResult> {
   return withRepoLock(repo, 'shared', o.command ?? 'snapshot', () => snapshotLocked(repo, o), {onWarning: o.onWarning})
@@ -119,17 +126,7 @@ async function snapshotLocked(repo: Repository, o: SnapshotOptions): Promise<Sna
     written.push(...(await pool.finish()))
     parent = ref ? (repo.refs.read(ref) ?? null) : null
     const parents = [...(parent ? [parent] : []), ...(o.parents ?? []).filter((p) => p !== parent)]
-    const snap: Snapshot = {
-      tree: scan.tree,
-      parents,
-      time: Date.now(),
-      user: userName(),
-      host: hostname(),
-      message: o.message ?? '',
-      meta: o.meta ?? {},
-    }
-    if (o.sign) snap.signature = signBytes(o.sign, encodeSnapshot(snap))
-    id = Repository.addSnapshot(meta, snap)
+    id = Repository.addSnapshot(meta, newSnapshot(scan.tree, parents, o))
     written.push(...meta.finish())
   } catch (err) {
     meta.abort()

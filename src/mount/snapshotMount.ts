@@ -3,14 +3,11 @@
  * lower snapshot and the upper layer on disk (overlayTree), in time proportional to what changed.
  * The new snapshot's first parent is the previous snapshot of this upper layer, or the mounted one.
  */
-import {hostname} from 'node:os'
-import type {SnapshotOptions, SnapshotResult} from '../api/snapshot.js'
-import {signBytes} from '../audit/ed25519.js'
-import {encodeSnapshot, type Snapshot} from '../objects/snapshot.js'
+import {newSnapshot, type SnapshotOptions, type SnapshotResult} from '../api/snapshot.js'
 import type {Oid} from '../objects/oid.js'
 import {ObjectType} from '../pack/block.js'
 import type {WrittenPack} from '../pack/PackWriter.js'
-import {assertRefName, userName} from '../refs/RefStore.js'
+import {assertRefName} from '../refs/RefStore.js'
 import {Repository} from '../repo/Repository.js'
 import {refNaming} from '../repo/settings.js'
 import {IngestPool} from '../snapshot/IngestPool.js'
@@ -62,17 +59,7 @@ export async function snapshotMount(repo: Repository, rec: MountRecord, o: Snaps
     t = await treeOf(repo, rec, pool, (tid, bytes) => meta.addObject(tid, ObjectType.tree, bytes), (x) => repo.packs.has(x), o.onWarning)
     written.push(...(await pool.finish()))
     refWas = ref ? (repo.refs.read(ref) ?? null) : null
-    const snap: Snapshot = {
-      tree: t.tree,
-      parents: [first, ...(o.parents ?? []).filter((p) => p !== first)],
-      time: Date.now(),
-      user: userName(),
-      host: hostname(),
-      message: o.message ?? '',
-      meta: o.meta ?? {},
-    }
-    if (o.sign) snap.signature = signBytes(o.sign, encodeSnapshot(snap))
-    id = Repository.addSnapshot(meta, snap)
+    id = Repository.addSnapshot(meta, newSnapshot(t.tree, [first, ...(o.parents ?? []).filter((p) => p !== first)], o))
     written.push(...meta.finish())
   } catch (err) {
     meta.abort()
