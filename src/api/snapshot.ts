@@ -15,7 +15,7 @@ import {findMount} from '../mount/registry.js'
 import {IngestPool} from '../snapshot/IngestPool.js'
 import {refNameFor, statCacheName} from '../snapshot/refNameFor.js'
 import {scanTree, type ScanProgress} from '../snapshot/scanTree.js'
-import {decodeStatCache, encodeStatCache, type StatCache} from '../snapshot/statCache.js'
+import {decodeStatCache, encodeStatCache, entryCount, type StatCache} from '../snapshot/statCache.js'
 import {VeloError, isErrno} from '../util/errors.js'
 import {atomicWrite, mkdirp} from '../util/fsx.js'
 
@@ -98,7 +98,7 @@ async function snapshotLocked(repo: Repository, o: SnapshotOptions): Promise<Sna
   const cache = loadCache(cachePath)
   mkdirp(repo.tmpDir)
   let expectedFiles = 0
-  if (cache) for (const d of cache.dirs.values()) expectedFiles += d.entries.length
+  if (cache) for (const d of cache.dirs.values()) expectedFiles += entryCount(d)
   const pool = new IngestPool({packsDir: repo.packsDir, tmpDir: repo.tmpDir, level: repo.compressionLevel, threads: o.threads, expectedFiles})
   const meta = repo.metaWriter()
   const written: WrittenPack[] = []

@@ -10,7 +10,7 @@ import type {Oid} from '../objects/oid.js'
 import {encodeTree, type EntryKind, type TreeEntry} from '../objects/tree.js'
 import {VeloError, fsError, isErrno} from '../util/errors.js'
 import type {IngestPool} from './IngestPool.js'
-import {makeEntry, type CachedDir, type CachedEntry, type StatCache} from './statCache.js'
+import {makeEntry, type CachedDir, type CachedEntry, type RawEntries, type StatCache} from './statCache.js'
 
 export interface ScanOptions {
   root: string
@@ -64,6 +64,11 @@ interface DirNode {
   hadFailures?: boolean
   treeId?: Uint8Array
   size: number
+  /**
+   * Set when every entry matched the cache without being decoded (walkUnchanged): `entries` then
+   * holds the subdirectories only, and this is the cached directory to take the rest from.
+   */
+  lazy?: CachedDir
 }
 
 function idHex(e: CachedEntry): Oid {
@@ -75,6 +80,22 @@ function idBytes(e: CachedEntry): Uint8Array {
 }
 
 const RACY_MS = 1000
+const KIND_FILE = 0
+const KIND_EXEC = 1
+const KIND_SYMLINK = 2
+
+/** Read position of readVarint (the cache was validated when decoded). */
+let rpos = 0
+function readVarint(buf: Buffer): number {
+  let n = 0
+  let mul = 1
+  for (;;) {
+    const b = buf[rpos++]
+    n += (b & 0x7f) * mul
+    if (b < 0x80) return n
+    mul *= 128
+  }
+}
 
 export async function scanTree(o: ScanOptions): Promise<ScanResult> {
   const startedAt = Date.now()
@@ -122,6 +143,99 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
     })
   }
 
+  // The common case of a re-snapshot: a directory whose listing is cached and whose entries all
+  // still match their cached lstat fields. Compares with the encoded cache, allocating nothing per
+  // entry; on the first difference it gives up and the directory is walked the general way.
+  const subdirs: {name: string; abs: string; ino: number; mtimeMs: number; ctimeMs: number}[] = []
+  const walkUnchanged = (node: DirNode, c: CachedDir, raw: RawEntries): boolean => {
+    const buf = raw.buf
+    rpos = raw.start
+    const first = subdirs.length
+    let files = 0
+    let bytes = 0
+    let links = 0
+    let ok = true
+    for (let j = 0; j < raw.count; j++) {
+      const kind = buf[rpos++]
+      const nlen = readVarint(buf)
+      const name = buf.toString('utf8', rpos, rpos + nlen)
+      rpos += nlen
+      const size = readVarint(buf)
+      const ino = buf.readDoubleLE(rpos)
+      const mtimeMs = buf.readDoubleLE(rpos + 8)
+      const ctimeMs = buf.readDoubleLE(rpos + 16)
+      rpos += 24
+      if (kind === KIND_SYMLINK) {
+        const tlen = readVarint(buf)
+        rpos += tlen
+      } else rpos += 32
+      if (mtimeMs >= racyLimit) {
+        ok = false
+        break
+      }
+      const abs = node.abs === '/' ? `/${name}` : `${node.abs}/${name}`
+      let st: RawStat | undefined
+      try {
+        st = fastLstat(abs)
+      } catch {
+        st = undefined
+      }
+      if (!st || st.ino !== ino || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs) {
+        ok = false
+        break
+      }
+      const mode = st.mode
+      if (kind === KIND_FILE || kind === KIND_EXEC) {
+        if (!isFile(mode) || (mode & 0o100 ? KIND_EXEC : KIND_FILE) !== kind || st.size !== size) {
+          ok = false
+          break
+        }
+        files++
+        bytes += size
+      } else if (kind === KIND_SYMLINK) {
+        if (!isSymlink(mode)) {
+          ok = false
+          break
+        }
+        links++
+      } else {
+        if (!isDir(mode)) {
+          ok = false
+          break
+        }
+        subdirs.push({name, abs, ino, mtimeMs, ctimeMs})
+      }
+    }
+    if (!ok) {
+      subdirs.length = first
+      return false
+    }
+    const mine = subdirs.splice(first)
+    progress.files += files
+    progress.bytes += bytes
+    symlinks += links
+    node.lazy = c
+    for (const d of mine) {
+      const rel = node.rel === '' ? d.name : `${node.rel}/${d.name}`
+      const child: DirNode = {rel, abs: d.abs, ino: d.ino, mtimeMs: d.mtimeMs, ctimeMs: d.ctimeMs, entries: [], cached: cacheDirs?.get(rel), dirty: false, size: 0}
+      const ent = makeEntry(d.name, 'dir', 0, d.ino, d.mtimeMs, d.ctimeMs) as Ent
+      ent.dir = child
+      node.entries.push(ent)
+      walk(child)
+    }
+    report()
+    return true
+  }
+
+  /** Gives a lazily walked directory its full entry list (cached entries plus the walked subdirectories). */
+  const materialize = (node: DirNode): void => {
+    const c = node.lazy
+    if (!c) return
+    const walked = new Map(node.entries.map((e) => [e.name, e]))
+    node.entries = c.entries.map((e) => (e.kind === 'dir' ? walked.get(e.name)! : (e as Ent)))
+    node.lazy = undefined
+  }
+
   const walk = (node: DirNode): void => {
     dirCount++
     const c = node.cached
@@ -130,6 +244,7 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
     // The listing is reused only when the directory is unchanged and was not changing when cached
     // (racy, as for files); a directory with skipped entries is always listed again (mtime -1).
     if (c && c.ino === node.ino && c.mtimeMs === node.mtimeMs && c.ctimeMs === node.ctimeMs && c.mtimeMs < racyLimit) {
+      if (c.raw && walkUnchanged(node, c, c.raw)) return
       names = c.entries.map((e) => e.name)
       fromCache = true
     } else {
@@ -259,6 +374,7 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
       return
     }
     node.dirty = true
+    materialize(node)
     const tes: TreeEntry[] = []
     for (const e of node.entries) {
       if (e.failed) continue
@@ -299,6 +415,12 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
   const cache: StatCache = {writtenAt: startedAt, dirs: new Map()}
   if (changed || !o.cache) {
     const collect = (node: DirNode): void => {
+      if (node.lazy) {
+        // Unchanged: the cached directory as it was (its entries stay encoded).
+        cache.dirs.set(node.rel, node.lazy)
+        for (const e of node.entries) collect(e.dir!)
+        return
+      }
       const entries = node.entries.some((e) => e.failed) ? node.entries.filter((e) => !e.failed) : node.entries
       const relist = node.hadFailures || entries !== node.entries
       cache.dirs.set(node.rel, {rel: node.rel, ino: node.ino, mtimeMs: relist ? -1 : node.mtimeMs, ctimeMs: node.ctimeMs, treeId: node.treeId!, size: node.size, entries})

@@ -44,6 +44,74 @@ export interface CachedDir {
   treeId: Uint8Array
   size: number
   entries: CachedEntry[]
+  /**
+   * Set on directories read from a cache file: their entries still encoded, so that a walk that
+   * finds them unchanged compares lstat fields with the bytes and allocates nothing per entry
+   * (`entries` decodes them on first use), and a cache rewrite copies the bytes as they are.
+   */
+  raw?: RawEntries
+}
+
+/** The encoded entries of one directory: `count` entries in buf[start, end). */
+export interface RawEntries {
+  buf: Buffer
+  start: number
+  end: number
+  count: number
+}
+
+export const KIND_CODES: readonly EntryKind[] = ['file', 'exec', 'symlink', 'dir']
+
+/** Number of entries of a cached directory, without decoding them. */
+export function entryCount(d: CachedDir): number {
+  return d.raw ? d.raw.count : d.entries.length
+}
+
+/** A directory of a decoded cache file: entries decoded on first use. */
+class DecodedDir implements CachedDir {
+  private decoded: CachedEntry[] | undefined
+  constructor(
+    readonly rel: string,
+    readonly ino: number,
+    readonly mtimeMs: number,
+    readonly ctimeMs: number,
+    readonly treeId: Uint8Array,
+    readonly size: number,
+    readonly raw: RawEntries,
+  ) {}
+
+  get entries(): CachedEntry[] {
+    this.decoded ??= decodeEntries(this.raw)
+    return this.decoded
+  }
+}
+
+function decodeEntries(raw: RawEntries): CachedEntry[] {
+  const {buf} = raw
+  const r = new ByteReader(buf, 'stat cache')
+  r.pos = raw.start
+  const entries: CachedEntry[] = new Array(raw.count)
+  for (let j = 0; j < raw.count; j++) {
+    const kind = KIND_CODES[r.u8()]
+    const nlen = r.varint()
+    const name = buf.toString('utf8', r.pos, r.pos + nlen)
+    r.pos += nlen
+    const esize = r.varint()
+    const e = makeEntry(name, kind, esize, buf.readDoubleLE(r.pos), buf.readDoubleLE(r.pos + 8), buf.readDoubleLE(r.pos + 16))
+    r.pos += 24
+    e.reused = true
+    if (kind === 'symlink') {
+      const tlen = r.varint()
+      e.target = buf.toString('utf8', r.pos, r.pos + tlen)
+      r.pos += tlen
+    } else {
+      e.idBuf = buf
+      e.idOff = r.pos
+      r.pos += 32
+    }
+    entries[j] = e
+  }
+  return entries
 }
 
 export interface StatCache {
@@ -52,7 +120,6 @@ export interface StatCache {
 }
 
 const MAGIC = Buffer.from('VSC1')
-const KINDS: EntryKind[] = ['file', 'exec', 'symlink', 'dir']
 
 class Writer {
   buf = Buffer.allocUnsafe(1 << 20)
@@ -97,10 +164,16 @@ export function encodeStatCache(c: StatCache): Buffer {
     w.f64(d.ctimeMs)
     w.bytes(d.treeId)
     w.varint(d.size)
+    if (d.raw) {
+      // Read from a cache file and found unchanged: the same bytes.
+      w.varint(d.raw.count)
+      w.bytes(d.raw.buf.subarray(d.raw.start, d.raw.end))
+      continue
+    }
     w.varint(d.entries.length)
     for (const e of d.entries) {
       w.need(1)
-      w.buf[w.pos++] = KINDS.indexOf(e.kind)
+      w.buf[w.pos++] = KIND_CODES.indexOf(e.kind)
       w.str(e.name)
       w.varint(e.size)
       w.f64(e.ino)
@@ -140,24 +213,20 @@ export function decodeStatCache(buf: Buffer): StatCache | undefined {
       const treeId = r.bytes(32)
       const size = r.varint()
       const count = r.varint()
-      const entries: CachedEntry[] = new Array(count)
+      // Check the entries' structure now (a damaged file is no cache); decode them when used.
+      const start = r.pos
       for (let j = 0; j < count; j++) {
-        const kind = KINDS[r.u8()]
+        const kind = KIND_CODES[r.u8()]
         if (!kind) return undefined
-        const name = str()
-        const esize = r.varint()
-        const e = makeEntry(name, kind, esize, f64(), f64(), f64())
-        e.reused = true
-        if (kind === 'symlink') e.target = str()
-        else {
-          e.idBuf = buf
-          e.idOff = r.pos
-          r.pos += 32
-          if (r.pos > buf.length) return undefined
-        }
-        entries[j] = e
+        const nameLen = r.varint()
+        r.pos += nameLen
+        r.varint() // size
+        r.pos += 24 // ino, mtimeMs, ctimeMs
+        const tail = kind === 'symlink' ? r.varint() : 32 // target or id
+        r.pos += tail
+        if (r.pos > buf.length) return undefined
       }
-      dirs.set(rel, {rel, ino, mtimeMs, ctimeMs, treeId, size, entries})
+      dirs.set(rel, new DecodedDir(rel, ino, mtimeMs, ctimeMs, treeId, size, {buf, start, end: r.pos, count}))
     }
     if (r.remaining !== 0) return undefined
     return {writtenAt, dirs}

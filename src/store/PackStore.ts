@@ -107,7 +107,13 @@ export class PackStore {
 
   has(oid: Oid | Uint8Array): boolean {
     const id = typeof oid === 'string' ? Buffer.from(oid, 'hex') : oid
-    return this.locate(id) !== undefined || (this.refreshOnMiss() > 0 && this.locate(id) !== undefined)
+    return this.contains(id) || (this.refreshOnMiss() > 0 && this.contains(id))
+  }
+
+  /** Like locate() !== undefined, without building the record (asked once per directory by a re-snapshot). */
+  private contains(id: Uint8Array): boolean {
+    for (const pack of this.packs) if (pack.index.find(id) >= 0) return true
+    return false
   }
 
   private lastMissRefresh = 0

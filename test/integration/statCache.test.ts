@@ -131,6 +131,30 @@ describe('stat cache', () => {
     }
   })
 
+  it('keeps unchanged directories of a rewritten cache as they were: a change deep down, then nothing to read', async () => {
+    age(tree)
+    const first = await snapshot(repo, {dir: tree, ref: 't'})
+    // one changed file deep in the tree: its directories are rebuilt, every other one is copied
+    // from the old cache without being decoded
+    writeFileSync(join(tree, 'sub/deeper/x.bin'), 'now small')
+    utimesSync(join(tree, 'sub/deeper/x.bin'), new Date(Date.now() - 7200_000), new Date(Date.now() - 7200_000))
+    const second = await snapshot(repo, {dir: tree, ref: 't'})
+    expect(second.hashedFiles).toBe(1)
+    expect(second.tree).not.toBe(first.tree)
+    const cache = decodeStatCache(readFileSync(join(repo.cacheDir, 'stat', statCacheName(realpathSync(tree)))))!
+    expect([...cache.dirs.keys()].sort()).toEqual(['', 'big', 'sub', 'sub/deeper'])
+    expect(cache.dirs.get('big')!.entries.map((e) => e.name)).toEqual(['a.bin', 'b.bin'])
+    const third = await snapshot(repo, {dir: tree, ref: 't'})
+    expect(third.hashedFiles).toBe(0)
+    expect(third.tree).toBe(second.tree)
+    const fresh = Repository.open(join(scratch.path, 'repo2'), {create: true})
+    try {
+      expect((await snapshot(fresh, {dir: tree, ref: 't'})).tree).toBe(second.tree)
+    } finally {
+      fresh.close()
+    }
+  })
+
   it('lists a directory again when it changed in the same clock tick as the cache was written', async () => {
     // A file created in a directory within the same timestamp tick as the snapshot that listed it
     // leaves the directory's mtime and ctime as cached. Such a directory is racy, like a file: it
