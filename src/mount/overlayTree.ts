@@ -55,6 +55,8 @@ interface Dir {
 export async function overlayTree(o: OverlayTreeOptions): Promise<OverlayTreeResult> {
   const res: OverlayTreeResult = {tree: '' as Oid, size: 0, upperFiles: 0, upperDirs: 0, upperSymlinks: 0, hashedBytes: 0}
   const errors: {path: string; code: string; message: string}[] = []
+  /** Upper-layer files waiting for their ids, by pool index. */
+  const queued: {index: number; ent: Ent; path: string}[] = []
 
   const lowerDirAt = (path: string): Oid | undefined => {
     let id = o.base
@@ -109,16 +111,7 @@ export async function overlayTree(o: OverlayTreeOptions): Promise<OverlayTreeRes
         }
         const ent: Ent = {name: d.name, kind: st.mode & 0o100 ? 'exec' : 'file', size: st.size, id: '' as Oid}
         dir.entries.set(d.name, ent)
-        o.pool.add(p, st.size, (r) => {
-          res.hashedBytes += r.size
-          if (r.error) {
-            ent.failed = r.error
-            errors.push({path: p, ...r.error})
-          } else {
-            ent.id = Buffer.from(r.id!).toString('hex') as Oid
-            ent.size = r.size
-          }
-        })
+        queued.push({index: o.pool.add(p, st.size), ent, path: p})
       } else {
         o.onWarning?.(`skipped ${p}: ${d.isSocket() ? 'socket' : d.isFIFO() ? 'FIFO' : 'device'} files cannot be stored`)
       }
@@ -128,6 +121,18 @@ export async function overlayTree(o: OverlayTreeOptions): Promise<OverlayTreeRes
 
   const root = walk(o.upperRoot, o.base)
   await o.pool.drain()
+  for (const {index, ent, path} of queued) {
+    const error = o.pool.error(index)
+    if (error) {
+      ent.failed = error
+      errors.push({path, ...error})
+      continue
+    }
+    const at = o.pool.idOffset(index)
+    ent.id = Buffer.from(o.pool.idBuffer(index).subarray(at, at + 32)).toString('hex') as Oid
+    ent.size = o.pool.size(index)
+    res.hashedBytes += ent.size
+  }
   if (errors.length > 0) {
     const first = errors[0]
     throw new VeloError(first.code === 'ECHANGED' ? 'ERR_VELO_CHANGED_WHILE_READING' : 'ERR_VELO_UNREADABLE', `cannot read ${first.path} in the upper layer: ${first.message}`, {

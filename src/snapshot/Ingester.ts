@@ -20,6 +20,8 @@ export interface IngestOptions {
   dedup?: DedupBuffers
   /** Hash only: store nothing (velo diff against a directory). */
   dryRun?: boolean
+  /** The repository's loaded indexes, on the calling thread (saves loading them again). */
+  store?: PackStore
 }
 
 export interface IngestResult {
@@ -52,7 +54,7 @@ export class Ingester {
     this.largeLevel = process.env.VELO_COMPRESSION_LARGE !== undefined && Number.isInteger(ll) ? ll : o.level
     this.buf.fill(0)
     this.writer = new PackWriter({packsDir: o.packsDir, tmpDir: o.tmpDir, kind: 'data', level: o.level})
-    this.store = new PackStore(o.packsDir)
+    this.store = o.store ?? new PackStore(o.packsDir)
     if (o.dedup) this.dedup = new DedupTable(o.dedup)
   }
 
@@ -78,6 +80,17 @@ export class Ingester {
       this.single.add(id, ObjectType.blob, bytes)
       this.writer.addBlock(this.single.seal(this.largeLevel))
     }
+  }
+
+  /**
+   * Hashes, deduplicates and stores a content already in memory as one blob: a whole file up to
+   * CHUNK_THRESHOLD, or one chunk of a larger one (tar import). `data` is copied before this returns.
+   */
+  ingestContent(data: Uint8Array): IngestResult {
+    const id = hash(data)
+    const before = this.newBytes
+    if (this.claim(id)) this.store1(id, data)
+    return {id, size: data.length, newBytes: this.newBytes - before}
   }
 
   ingestFile(path: string, expectedSize: number): IngestResult {
@@ -162,13 +175,13 @@ export class Ingester {
   /** Seals the last block and the pack; returns the packs written. */
   finish(): WrittenPack[] {
     if (this.small.count > 0) this.writer.addBlock(this.small.seal(this.o.level))
-    this.store.close()
+    if (!this.o.store) this.store.close() // a store passed in stays open for its owner
     return this.writer.finish()
   }
 
   abort(): void {
     this.writer.abort()
-    this.store.close()
+    if (!this.o.store) this.store.close()
   }
 }
 

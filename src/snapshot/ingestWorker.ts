@@ -1,73 +1,101 @@
 /**
- * Worker thread entry: runs an Ingester over batches of files sent by the snapshot walker.
- * Every batch is posted to every worker; a worker takes the next batch number from a shared
- * counter whenever it is free (work stealing), so one large file never leaves the other core idle.
+ * Worker thread entry: claims files from the shared queue (ingestQueue.ts) and runs an Ingester
+ * on each, writing the results back into the queue. New segments arrive on a dedicated port, read
+ * synchronously (the claim loop blocks this thread's event loop while there is work to wait for).
  */
-import {parentPort, workerData} from 'node:worker_threads'
+import {parentPort, receiveMessageOnPort, workerData, type MessagePort} from 'node:worker_threads'
+import {CTL, SEGMENT_FILES, STATUS, Segment, type SegmentBuffers} from './ingestQueue.js'
 import {Ingester, type IngestOptions} from './Ingester.js'
 
-export interface BatchMessage {
-  t: 'batch'
-  seq: number
-  paths: string[]
-  sizes: number[]
-}
-
-export interface BatchResult {
-  t: 'result'
-  seq: number
-  ids: Uint8Array
-  sizes: number[]
-  newBytes: number
-  errors: {i: number; code: string; message: string}[]
-}
-
 export interface WorkerData extends IngestOptions {
-  /** Int32Array[1]: the next batch number to take. */
-  counter: SharedArrayBuffer
+  /** Int32Array [CTL.size]. */
+  control: SharedArrayBuffer
+  /** Float64Array, one slot per worker: bytes hashed so far (progress). */
+  progress: SharedArrayBuffer
+  slot: number
+  /** Segments in order; errors go back on it too. */
+  port: MessagePort
+}
+
+export interface FileError {
+  t: 'error'
+  index: number
+  code: string
+  message: string
 }
 
 const data = workerData as WorkerData
 const ingester = new Ingester(data)
-const counter = new Int32Array(data.counter)
-const received = new Map<number, BatchMessage>()
-let claimed = -1
+const ctl = new Int32Array(data.control)
+const hashed = new Float64Array(data.progress)
+const port = data.port
+const segments: Segment[] = []
 
-function run(m: BatchMessage): void {
-  const ids = new Uint8Array(m.paths.length * 32)
-  const sizes: number[] = new Array(m.paths.length)
-  const errors: BatchResult['errors'] = []
-  let newBytes = 0
-  for (let i = 0; i < m.paths.length; i++) {
-    const r = ingester.ingestFile(m.paths[i], m.sizes[i])
-    sizes[i] = r.size
-    newBytes += r.newBytes
-    if (r.error) errors.push({i, ...r.error})
-    else ids.set(r.id!, i * 32)
+function segmentOf(index: number): Segment {
+  // Segments are posted in order, each before any of its files is published; a sealed segment
+  // that ends at or before `index` means the next one is waiting on the port.
+  let seg = segments[segments.length - 1]
+  while (!seg || (seg.sealedCount > 0 && index >= seg.start + seg.sealedCount)) {
+    const m = receiveMessageOnPort(port)
+    if (!m) throw new Error(`ingest worker: no segment for file ${index}`)
+    seg = new Segment(m.message as SegmentBuffers)
+    segments.push(seg)
   }
-  const out: BatchResult = {t: 'result', seq: m.seq, ids, sizes, newBytes, errors}
-  parentPort!.postMessage(out, [ids.buffer])
+  // Files are claimed in increasing order, but a slower sibling may hold an older index.
+  for (let k = segments.length - 1; k >= 0; k--) if (segments[k].start <= index) return segments[k]
+  throw new Error(`ingest worker: no segment for file ${index}`)
 }
 
-function pump(): void {
+function ingest(index: number): void {
+  const seg = segmentOf(index)
+  const i = index - seg.start
+  const r = ingester.ingestFile(seg.path(i), seg.sizes[i])
+  if (r.error) {
+    // Posted before `done` moves, so the walker finds it when it sees the count.
+    const e: FileError = {t: 'error', index, code: r.error.code, message: r.error.message}
+    port.postMessage(e)
+    Atomics.store(seg.status, i, STATUS.error)
+  } else {
+    seg.ids.set(r.id!, i * 32)
+    seg.sizes[i] = r.size
+    hashed[data.slot] += r.size
+    Atomics.store(seg.status, i, STATUS.ok)
+  }
+  Atomics.add(ctl, CTL.done, 1)
+}
+
+/** A claim takes consecutive files up to this many or this many bytes: neighbours share blocks. */
+const RUN_FILES = 64
+const RUN_BYTES = 1 << 20
+
+/** Claims and ingests runs of files until the walker closes the queue (or aborts). */
+function work(): void {
   for (;;) {
-    if (claimed < 0) claimed = Atomics.add(counter, 0, 1)
-    const m = received.get(claimed)
-    if (!m) return // not posted yet: wait for the next message
-    for (const k of received.keys()) if (k <= claimed) received.delete(k)
-    claimed = -1
-    run(m)
+    if (Atomics.load(ctl, CTL.abort)) return
+    const next = Atomics.load(ctl, CTL.next)
+    const published = Atomics.load(ctl, CTL.published)
+    if (next < published) {
+      const seg = segmentOf(next)
+      const segEnd = seg.start + (seg.sealedCount || SEGMENT_FILES)
+      const limit = Math.min(published, segEnd, next + RUN_FILES)
+      let end = next
+      let bytes = 0
+      while (end < limit && bytes < RUN_BYTES) bytes += seg.sizes[end++ - seg.start]
+      if (Atomics.compareExchange(ctl, CTL.next, next, end) === next) for (let i = next; i < end; i++) ingest(i)
+      continue
+    }
+    if (Atomics.load(ctl, CTL.closed)) return
+    Atomics.wait(ctl, CTL.published, published, 100)
   }
 }
 
-parentPort!.on('message', (m: BatchMessage | {t: 'finish'} | {t: 'abort'}) => {
-  if (m.t === 'batch') {
-    if (claimed < 0 || m.seq >= claimed) received.set(m.seq, m)
-    pump()
+parentPort!.on('message', (m: {t: 'work'} | {t: 'finish'} | {t: 'abort'}) => {
+  if (m.t === 'work') {
+    work()
   } else if (m.t === 'finish') {
     try {
       const packs = ingester.finish()
-      parentPort!.postMessage({t: 'finished', packs, newObjects: ingester.newObjects})
+      parentPort!.postMessage({t: 'finished', packs, newObjects: ingester.newObjects, newBytes: ingester.newBytes})
     } catch (err) {
       const e = err as Error & {code?: string}
       parentPort!.postMessage({t: 'failed', code: e.code, message: e.message})
