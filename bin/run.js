@@ -1,6 +1,11 @@
-#!/usr/bin/env node
-// velo entry point. Hot paths skip loading oclif (about 120 ms): --version, snapshot, checkout and run.
+#!/usr/bin/env -S node --max-semi-space-size=1
+// velo entry point. Hot paths skip loading oclif (about 120 ms): --version, snapshot, checkout, run and deps.
 const argv = process.argv.slice(2)
+// `velo log | head`: a closed pipe ends the output quietly, as it does for git (no stack trace).
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  throw err
+})
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0] === 'version')) {
   const {readFileSync} = await import('node:fs')
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
@@ -11,6 +16,9 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0]
 } else if (argv[0] === 'run' && !beforeDashDash(argv).includes('--help') && !beforeDashDash(argv).includes('-h')) {
   const {fastRun} = await import('../dist/cli/runCli.js')
   if (!(await fastRun(argv.slice(1)))) await oclif()
+} else if (argv[0] === 'deps' && !beforeDashDash(argv).includes('--help') && !beforeDashDash(argv).includes('-h')) {
+  const {fastDeps} = await import('../dist/cli/depsCli.js')
+  if (!(await fastDeps(argv.slice(1)))) await oclif()
 } else if (argv[0] === 'checkout' && !argv.includes('--help') && !argv.includes('-h')) {
   const {fastCheckout} = await import('../dist/cli/checkoutCli.js')
   if (!(await fastCheckout(argv.slice(1)))) await oclif()

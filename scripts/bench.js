@@ -109,7 +109,7 @@ if (!existsSync(join(projectRoot, 'dist', 'cli', 'snapshotCli.js'))) {
 }
 const childEnv = {...env, LC_ALL: 'C', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.invalid'}
 for (const k of Object.keys(childEnv)) if (k.startsWith('VELO_')) delete childEnv[k]
-const velo = `node ${q(join(projectRoot, 'bin', 'run.js'))}`
+const velo = q(join(projectRoot, 'bin', 'run.js'))
 
 if (needs('npm')) ensureCorpusA({dir: corpusADir, src: resolve(env.CORPUS_SRC ?? join(projectRoot, '..', 'shared', 'bench', 'corpus', 'a'))})
 if (needs('big')) ensureCorpusC({dir: corpusCDir})

@@ -29,6 +29,14 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null; } \
     || { echo "test: apt-get install failed" >&2; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 fi
+# velo deps is tested with real pnpm (test/e2e/deps.test.ts); from the npm registry, pinned.
+if ! command -v pnpm >/dev/null; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "test: pnpm is missing (run as root, or: npm i -g pnpm@12.4.2)" >&2; echo "0 passed, 1 failed, 0 skipped"; exit 1
+  fi
+  echo "test: installing pnpm@12.4.2"
+  npm i -g --silent pnpm@12.4.2 >/dev/null 2>&1 || { echo "test: npm i -g pnpm@12.4.2 failed" >&2; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+fi
 if [ ! -e /dev/fuse ]; then
   echo "test: /dev/fuse is missing: the FUSE tests cannot run" >&2
   echo "0 passed, 1 failed, 0 skipped"

@@ -2,6 +2,8 @@
  * `velo pull`: bring a remote's refs and every object they need (their snapshots' history, trees
  * and, unless metadata-only, file contents) into this repository, then update the remote-tracking
  * refs (refs/remotes/REMOTE/REF) and fast-forward the local refs.
+ * A ref whose latest entry is a run brings the run's chain and each record's input and output
+ * snapshots, stdout, stderr and access trace.
  * Everything fetched lands in a staging directory first and is verified on arrival; only when the
  * whole pull has arrived intact are the packs moved into packs/ (each pack before its index), so a
  * damaged or interrupted pull installs nothing.
@@ -10,13 +12,15 @@ import {readdirSync, renameSync, rmSync} from 'node:fs'
 import {randomBytes} from 'node:crypto'
 import {join} from 'node:path'
 import {decodeChunkList} from '../objects/chunkList.js'
+import {decodeRunRecord} from '../objects/runRecord.js'
 import type {Oid} from '../objects/oid.js'
 import {decodeSnapshot, type Snapshot} from '../objects/snapshot.js'
 import {decodeTree} from '../objects/tree.js'
 import {ObjectType} from '../pack/block.js'
 import {assertRefName} from '../refs/RefStore.js'
+import {withRepoLock} from '../repo/RepoLock.js'
 import type {Repository} from '../repo/Repository.js'
-import {isAncestor} from '../remote/ancestry.js'
+import {historyReader, isAncestor} from '../remote/ancestry.js'
 import {fetchObjects} from '../remote/fetchObjects.js'
 import {mapLimit} from '../remote/mapLimit.js'
 import {openTransport} from '../remote/openTransport.js'
@@ -98,7 +102,12 @@ class StagedReader {
   }
 }
 
+/** Holds the shared repository lock throughout, so that no gc or repack removes what it fetches or the refs it moves lead to meanwhile. */
 export async function pull(repo: Repository, o: PullOptions): Promise<PullResult> {
+  return withRepoLock(repo, 'shared', `pull ${o.remote}`, () => pullLocked(repo, o), {onWarning: o.onWarning})
+}
+
+async function pullLocked(repo: Repository, o: PullOptions): Promise<PullResult> {
   const started = Date.now()
   const spec = getRemote(repo, o.remote)
   const transport = o.transport ?? (await openTransport(spec, {repoConfig: repo.config}))
@@ -167,6 +176,15 @@ export async function pull(repo: Repository, o: PullOptions): Promise<PullResult
             if (e.kind === 'dir') add(e.id)
             else if (e.kind !== 'symlink') files.add(e.id)
           }
+        } else if (type === ObjectType.run) {
+          // A run record: its chain, input and output snapshots, stdout, stderr and trace.
+          const r = decodeRunRecord(reader.read(id).data, `run record ${id}`)
+          add(r.input)
+          add(r.output)
+          if (r.previous) add(r.previous)
+          files.add(r.stdout.id)
+          files.add(r.stderr.id)
+          if (r.trace && 'blob' in r.trace) files.add(r.trace.blob)
         } else if (type === ObjectType.blob || type === ObjectType.chunkList) files.add(id)
       }
       frontier = next
@@ -241,13 +259,7 @@ function installStaged(repo: Repository, staging: string): void {
 }
 
 function updateRefs(repo: Repository, o: PullOptions, refs: RemoteRef[]): PullRefResult[] {
-  const read = (oid: Oid): Snapshot | undefined => {
-    try {
-      return repo.readSnapshot(oid)
-    } catch {
-      return undefined
-    }
-  }
+  const read = historyReader(repo)
   const out: PullRefResult[] = []
   const pulled = new Set<string>()
   for (const r of refs) {

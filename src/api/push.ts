@@ -10,11 +10,11 @@ import {randomBytes} from 'node:crypto'
 import {join} from 'node:path'
 import {hash} from '../objects/hash.js'
 import type {Oid} from '../objects/oid.js'
-import type {Snapshot} from '../objects/snapshot.js'
 import {PackWriter, type WrittenPack} from '../pack/PackWriter.js'
 import {assertRefName} from '../refs/RefStore.js'
+import {withRepoLock} from '../repo/RepoLock.js'
 import type {Repository} from '../repo/Repository.js'
-import {isAncestor} from '../remote/ancestry.js'
+import {historyReader, isAncestor} from '../remote/ancestry.js'
 import {createLimiter, mapLimit} from '../remote/mapLimit.js'
 import {openTransport} from '../remote/openTransport.js'
 import {planPush, type PushPlan} from '../remote/planPush.js'
@@ -72,7 +72,12 @@ interface UploadUnit {
   verify: boolean
 }
 
+/** Holds the shared repository lock throughout, so that no gc or repack removes what it uploads meanwhile. */
 export async function push(repo: Repository, o: PushOptions): Promise<PushResult> {
+  return withRepoLock(repo, 'shared', `push ${o.remote}`, () => pushLocked(repo, o), {onWarning: o.onWarning})
+}
+
+async function pushLocked(repo: Repository, o: PushOptions): Promise<PushResult> {
   const started = Date.now()
   const spec = getRemote(repo, o.remote)
   const transport = o.transport ?? (await openTransport(spec, {repoConfig: repo.config}))
@@ -87,13 +92,7 @@ export async function push(repo: Repository, o: PushOptions): Promise<PushResult
   ])
   const syncing = RemoteIndex.sync(repo, remote, {onProgress: (p) => o.onProgress?.({phase: 'index', done: p.done, total: p.total, bytes: p.bytes})})
   syncing.catch(() => undefined) // awaited below, unless the refs already say there is nothing to do
-  const readLocal = (oid: Oid): Snapshot | undefined => {
-    try {
-      return repo.readSnapshot(oid)
-    } catch {
-      return undefined
-    }
-  }
+  const readLocal = historyReader(repo)
   const results: PushRefResult[] = []
   const todo: {res: PushRefResult; expect: RemoteRef | null}[] = []
   for (let i = 0; i < specs.length; i++) {

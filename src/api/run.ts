@@ -29,7 +29,6 @@ import {refNameFor} from '../snapshot/refNameFor.js'
 import {ObjectWriter} from '../store/ObjectWriter.js'
 import {TYPE_NAMES} from '../store/PackStore.js'
 import {VeloError, isErrno} from '../util/errors.js'
-import {snapshot} from './snapshot.js'
 
 export interface RunOptions {
   argv: string[]
@@ -135,7 +134,8 @@ function describeInput(repo: Repository, o: RunOptions): Input {
     return {
       cwd,
       defaultRef: `runs/${refNameFor(root, refNaming(repo.config))}`,
-      snapshot: async () => (await snapshot(repo, {dir: root, noRef: true, command: 'run', onWarning: o.onWarning})).id,
+      // Loaded here: a run on a revision needs none of the walker.
+      snapshot: async () => (await (await import('./snapshot.js')).snapshot(repo, {dir: root, noRef: true, command: 'run', onWarning: o.onWarning})).id,
     }
   }
   const id = repo.resolveSnapshot(arg)
@@ -256,7 +256,7 @@ export async function run(repo: Repository, o: RunOptions): Promise<RunResult> {
       writer.commit()
       repo.refs.update(ref, {to: id, expect: previous, command: 'run', message: o.argv.join(' ').slice(0, 200), onWarning: o.onWarning})
     }, {onWarning: o.onWarning})
-    const changes = countChanges(repo, inputId, x.output.id)
+    const changes = x.output.id === inputId ? {added: 0, modified: 0, deleted: 0, typeChanged: 0} : countChanges(repo, inputId, x.output.id)
     lap('record')
     return {id, ref, record, changes, exitCode: exitCodeOf(record), timings}
   } catch (err) {

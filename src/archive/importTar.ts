@@ -10,12 +10,17 @@ import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {CHUNK_THRESHOLD} from '../chunk/fastcdc.js'
 import type {Oid} from '../objects/oid.js'
+import {ObjectType} from '../pack/block.js'
+import type {WrittenPack} from '../pack/PackWriter.js'
 import {assertRefName, userName} from '../refs/RefStore.js'
+import {withRepoLock} from '../repo/RepoLock.js'
 import type {Repository} from '../repo/Repository.js'
 import {refNameFor} from '../snapshot/refNameFor.js'
-import {ObjectWriter, type BlobSink} from '../store/ObjectWriter.js'
+import {ObjectWriter} from '../store/ObjectWriter.js'
 import {VeloError, fsError, isErrno} from '../util/errors.js'
 import {splitArchivePath} from './archivePath.js'
+import {ChunkedContent} from './ChunkedContent.js'
+import {ContentIngestPool} from './ContentIngestPool.js'
 import {decompressedStream, type Compression} from './compression.js'
 import {LayerTree} from './LayerTree.js'
 import {createTarExtract, type TarHeader} from './tarStream.js'
@@ -66,9 +71,6 @@ export interface ImportTarResult {
   storedBytes: number
 }
 
-/** Large contents go to the blob sink in pieces of this size. */
-const SINK_PIECE = 8 << 20
-
 const SKIPPED_TYPES: Record<string, string> = {
   'character-device': 'character device',
   'block-device': 'block device',
@@ -86,7 +88,12 @@ export function refNameForArchive(file: string): string {
   return refNameFor(abs)
 }
 
+/** Holds the shared repository lock throughout, so that no gc or repack removes what it writes meanwhile. */
 export async function importTar(repo: Repository, o: ImportTarOptions): Promise<ImportTarResult> {
+  return withRepoLock(repo, 'shared', o.command ?? 'import tar', () => importTarLocked(repo, o), {onWarning: o.onWarning})
+}
+
+async function importTarLocked(repo: Repository, o: ImportTarOptions): Promise<ImportTarResult> {
   const stdin = o.file === '-'
   if (stdin && !o.ref) {
     throw new VeloError('ERR_VELO_USAGE', 'velo import tar - needs --ref NAME', {hint: 'name the ref the archive from standard input goes to, e.g. --ref images/base'})
@@ -113,6 +120,8 @@ export async function importTar(repo: Repository, o: ImportTarOptions): Promise<
   }
 
   const writer = new ObjectWriter(repo)
+  // Contents are hashed, deduplicated and compressed in workers while this thread parses.
+  const pool = new ContentIngestPool({packsDir: repo.packsDir, tmpDir: repo.tmpDir, level: repo.compressionLevel, expectedContents: totalBytes === undefined ? undefined : Math.ceil(totalBytes / 4096)})
   const layer = new LayerTree({base: baseTree, readTree: (id) => repo.readTree(id), allowOutsideSymlinks: o.allowOutsideSymlinks})
   const skipped: {path: string; reason: string}[] = []
   let entries = 0
@@ -147,12 +156,16 @@ export async function importTar(repo: Repository, o: ImportTarOptions): Promise<
             return
           }
           const node = layer.addFile(parts, ((header.mode ?? 0o644) & 0o100) !== 0)
-          readContent(content, header.size ?? 0, writer, (err, r) => {
+          const stored = (id: Oid, size: number): void => {
+            node.id = id
+            node.size = size
+          }
+          readContent(content, header.size ?? 0, pool, writer, stored, (err, size) => {
             if (err) return next(err)
-            node.id = r!.id
-            node.size = r!.size
-            bytes += r!.size
-            next()
+            bytes += size ?? 0
+            // Waits while the workers are behind (memory stays bounded).
+            if (pool.busy) pool.ready().then(() => next(), next)
+            else next()
           })
           return
         }
@@ -180,17 +193,21 @@ export async function importTar(repo: Repository, o: ImportTarOptions): Promise<
       }
     })
     await pipeline(d.stream, extract)
+    await pool.drain()
     report(true)
     layer.finish()
   } catch (err) {
     writer.abort()
+    await pool.abort()
     throw asArchiveError(err, o.file, compression)
   }
 
   let id: Oid
   let tree: Oid
   let parent: Oid | null
+  let contentPacks: WrittenPack[]
   try {
+    contentPacks = await pool.finish()
     tree = layer.write((e) => writer.writeTree(e)).id
     parent = repo.refs.read(ref) ?? null
     const parents = [...(parent ? [parent] : []), ...(baseId && baseId !== parent ? [baseId] : [])]
@@ -199,9 +216,12 @@ export async function importTar(repo: Repository, o: ImportTarOptions): Promise<
     id = writer.writeSnapshot({tree, parents, time: Date.now(), user: userName(), host: hostname(), message: o.message ?? '', meta})
   } catch (err) {
     writer.abort()
+    await pool.abort()
     throw err
   }
-  const written = writer.commit()
+  // Contents first, then the packs with the trees and the snapshot, then the ref.
+  repo.commitPacks(contentPacks)
+  const written = [...contentPacks, ...writer.commit()]
   repo.refs.update(ref, {to: id, expect: parent, command: o.command ?? 'import tar', message: o.message, onWarning: o.onWarning})
   return {
     id,
@@ -218,7 +238,7 @@ export async function importTar(repo: Repository, o: ImportTarOptions): Promise<
     whiteouts: layer.whiteouts,
     bytes,
     skipped,
-    newObjects: writer.newObjects,
+    newObjects: writer.newObjects + pool.newObjects,
     storedBytes: written.reduce((a, w) => a + w.bytes, 0),
   }
 }
@@ -242,43 +262,42 @@ function drain(content: Readable, next: (err?: unknown) => void): void {
   content.resume()
 }
 
-/** Reads an entry's content into a blob: small contents in one piece, large ones streamed in. */
-function readContent(content: Readable, size: number, writer: ObjectWriter, done: (err: unknown, r?: {id: Oid; size: number}) => void): void {
-  const sink: BlobSink | undefined = size <= CHUNK_THRESHOLD ? undefined : writer.blobSink()
-  let parts: Buffer[] = []
-  let pending = 0
+/**
+ * Reads an entry's content and hands it to the pool: a content up to CHUNK_THRESHOLD whole (its
+ * pieces are copied once, into the pool's batch), a larger one cut into chunks as it streams in.
+ * `done` runs when the entry has been read; `stored` when its id is known (later, from a worker).
+ */
+function readContent(
+  content: Readable,
+  size: number,
+  pool: ContentIngestPool,
+  writer: ObjectWriter,
+  stored: (id: Oid, size: number) => void,
+  done: (err: unknown, size?: number) => void,
+): void {
+  const chunked = size > CHUNK_THRESHOLD ? new ChunkedContent(pool, (id, list) => writer.putRaw(Buffer.from(id, 'hex'), ObjectType.chunkList, list), stored) : undefined
+  const parts: Buffer[] = []
+  let got = 0
   let over = false
-  const finish = (err: unknown, r?: {id: Oid; size: number}): void => {
+  const finish = (err: unknown): void => {
     if (over) return
     over = true
     if (err) content.resume()
-    done(err, r)
+    done(err, got)
   }
   content.on('data', (d: Buffer) => {
     if (over) return
-    parts.push(d)
-    pending += d.length
-    // A sink copies what it holds on every write: feed it in large pieces.
-    if (sink && pending >= SINK_PIECE) {
-      try {
-        sink.write(Buffer.concat(parts))
-      } catch (err) {
-        return finish(err)
-      }
-      parts = []
-      pending = 0
-    }
+    got += d.length
+    if (chunked) chunked.write(d)
+    else parts.push(d)
   })
   content.on('error', (err) => finish(err))
   content.on('end', () => {
     if (over) return
     try {
-      const rest = parts.length === 1 ? parts[0] : Buffer.concat(parts)
-      if (sink) {
-        if (rest.length > 0) sink.write(rest)
-        return finish(null, sink.finish())
-      }
-      finish(null, {id: writer.writeBlob(rest), size: rest.length})
+      if (chunked) chunked.finish()
+      else pool.add(parts, got, (id) => stored(id.toString('hex') as Oid, got))
+      finish(null)
     } catch (err) {
       finish(err)
     }

@@ -2,6 +2,8 @@
  * The only import of tar-stream (adapter). tar-stream's streams are streamx streams; they work
  * with node:stream pipeline() and async iteration. Only the tar commands load this file.
  */
+import {createRequire} from 'node:module'
+import {dirname, join} from 'node:path'
 import type {Readable, Writable} from 'node:stream'
 import tarStream from 'tar-stream'
 
@@ -49,4 +51,55 @@ export function createTarExtract(): TarExtract {
       ex.on('entry', listener as unknown as (...args: unknown[]) => void)
     },
   })
+}
+
+interface HeaderCodec {
+  encode(h: TarHeader): Buffer | null
+  encodePax(h: {name: string; linkname?: string | null; pax?: Record<string, string> | null}): Buffer
+}
+
+let codec: HeaderCodec | undefined
+
+/**
+ * tar-stream's own header codec (headers.js, what its pack stream encodes every entry with). The
+ * package exports only its streams, so it is loaded by path; the version is pinned (3.2.2).
+ */
+function headerCodec(): HeaderCodec {
+  if (!codec) {
+    const require = createRequire(import.meta.url)
+    codec = require(join(dirname(require.resolve('tar-stream')), 'headers.js')) as HeaderCodec
+  }
+  return codec
+}
+
+const ZEROS = Buffer.alloc(1024)
+
+/** The zero bytes that pad `size` bytes of content to whole 512-byte records. */
+export function tarPadding(size: number): Buffer {
+  const r = size & 511
+  return r === 0 ? ZEROS.subarray(0, 0) : ZEROS.subarray(0, 512 - r)
+}
+
+/** The end of an archive: two zero records. */
+export const TAR_END: Buffer = ZEROS
+
+/**
+ * The header records of an entry, byte for byte what tar-stream's pack stream writes before the
+ * content (pack.js _encode/_encodePax, for the complete headers velo makes): a ustar header, or a
+ * pax header, its records (padded) and the ustar header when the name or link target does not fit
+ * ustar, or `pax` is set. Lets a writer lay out many entries into large buffers itself instead of
+ * paying for one stream per entry (about 14 us each).
+ */
+export function encodeTarHeader(h: TarHeader): Buffer[] {
+  const c = headerCodec()
+  if (!h.pax) {
+    const b = c.encode(h)
+    if (b) return [b]
+  }
+  const records = c.encodePax({name: h.name, linkname: h.linkname, pax: h.pax})
+  const paxHeader: TarHeader = {name: 'PaxHeader', mode: h.mode, uid: h.uid, gid: h.gid, size: records.length, mtime: h.mtime, type: 'pax-header', linkname: h.linkname && 'PaxHeader', uname: h.uname, gname: h.gname}
+  const first = c.encode(paxHeader)
+  const main = c.encode({...paxHeader, size: h.size, type: h.type})
+  if (!first || !main) throw new Error(`tar-stream could not encode the pax header of ${h.name}`)
+  return [first, records, tarPadding(records.length), main]
 }

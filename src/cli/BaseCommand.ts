@@ -78,12 +78,16 @@ export abstract class BaseCommand extends Command {
     return this.reporter
   }
 
-  /** Runs `work` with the progress reporter and closes the view (marked failed on error) after it. */
-  protected async withProgress<T>(work: (p: ProgressReporter) => Promise<T> | T): Promise<T> {
+  /**
+   * Runs `work` with the progress reporter and closes the view (marked failed on error) after it.
+   * `eager`: work that blocks the event loop (a synchronous walk) has the ink view loaded first, so
+   * that it can draw during the work.
+   */
+  protected async withProgress<T>(work: (p: ProgressReporter) => Promise<T> | T, o: {eager?: boolean} = {}): Promise<T> {
     const p = this.progress()
     let ok = false
     try {
-      await p.ready()
+      await p.ready(o.eager)
       const r = await work(p)
       ok = true
       return r

@@ -13,6 +13,7 @@ import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 import {VeloError} from '../util/errors.js'
 import type {MountRecord} from '../mount/registry.js'
+import {checkoutViaSpare, ensureSpare} from '../mount/spareClient.js'
 import {reportError} from './output.js'
 
 export interface CheckoutArgs {
@@ -23,6 +24,8 @@ export interface CheckoutArgs {
   foreground: boolean
   json: boolean
   repo?: string
+  /** Remote that serves content missing locally (lazy checkout). */
+  remote?: string
   /** Internal: descriptor on which a background server reports readiness. */
   readyFd?: number
   /** Internal: the mount's id, chosen by the launcher. */
@@ -66,7 +69,7 @@ async function serveHere(a: CheckoutArgs): Promise<number> {
   let server
   const repo = Repository.open(a.repo)
   try {
-    server = await serveMount(repo, {rev: a.rev, mountpoint: a.mountpoint, upper: a.upper, readOnly: a.readOnly, id, log: child ? log : undefined})
+    server = await serveMount(repo, {rev: a.rev, mountpoint: a.mountpoint, upper: a.upper, readOnly: a.readOnly, id, remote: a.remote, log: child ? log : undefined})
   } catch (err) {
     repo.close()
     // Nothing was served: the mount's directory holds nothing worth keeping.
@@ -81,6 +84,9 @@ async function serveHere(a: CheckoutArgs): Promise<number> {
     } catch {
       // the launcher is gone; keep serving
     }
+    // The next checkout of this repository finds a server waiting (a little later: not to compete
+    // with the first accesses to this mount).
+    setTimeout(() => ensureSpare(root), 300).unref()
   } else print(a, server.record)
   await server.closed
   repo.close()
@@ -142,6 +148,12 @@ function serverDied(logPath: string, code: number | null, signal: NodeJS.Signals
 
 /** Starts a detached server and waits until the mount answers. */
 async function launch(a: CheckoutArgs): Promise<number> {
+  print(a, await launchMount(a))
+  return 0
+}
+
+/** Starts a detached server, waits until the mount answers and returns its record (also used by velo deps). */
+export async function launchMount(a: Pick<CheckoutArgs, 'rev' | 'mountpoint' | 'upper' | 'readOnly' | 'repo' | 'remote'>): Promise<MountRecord> {
   const root = repoRoot(a.repo)
   if (!existsSync(join(root, 'velo.json'))) {
     const {Repository} = await import('../repo/Repository.js')
@@ -151,10 +163,15 @@ async function launch(a: CheckoutArgs): Promise<number> {
   const dir = join(root, 'mounts', id)
   mkdirSync(dir, {recursive: true})
   const logPath = join(dir, 'serve.log')
+  // A spare server already waiting (spareClient.ts) takes two process starts off the latency.
+  const upper = a.upper === undefined ? undefined : resolve(a.upper)
+  const viaSpare = await checkoutViaSpare(root, {rev: a.rev, mountpoint: resolve(a.mountpoint), upper, readOnly: a.readOnly, remote: a.remote, id}, READY_TIMEOUT_MS, logPath)
+  if (viaSpare) return readyRecord(viaSpare, dir)
   const logFd = openSync(logPath, 'a', 0o644)
   const args = [BIN, 'checkout', a.rev, resolve(a.mountpoint), '--foreground', '--ready-fd', '3', '--mount-id', id, '--repo', root]
   if (a.upper !== undefined) args.push('--upper', resolve(a.upper))
   if (a.readOnly) args.push('--read-only')
+  if (a.remote !== undefined) args.push('--remote', a.remote)
   let child: ChildProcess
   try {
     child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', logFd, logFd, 'pipe'], cwd: '/'})
@@ -179,13 +196,17 @@ async function launch(a: CheckoutArgs): Promise<number> {
   }
   ;(child.stdio[3] as NodeJS.ReadableStream & {destroy(): void}).destroy()
   child.unref()
+  return readyRecord(msg, dir)
+}
+
+/** The record of a mount that is ready, or the server's error (its directory removed). */
+function readyRecord(msg: ReadyMessage, dir: string): MountRecord {
   if (!msg.ok || !msg.record) {
     rmSync(dir, {recursive: true, force: true})
     const e = msg.error
     throw new VeloError((e?.code ?? 'ERR_VELO_MOUNT') as VeloError['code'], e?.message ?? 'the mount failed', {hint: e?.hint, data: e?.data})
   }
-  print(a, msg.record)
-  return 0
+  return msg.record
 }
 
 export async function runCheckout(a: CheckoutArgs): Promise<number> {
@@ -204,6 +225,7 @@ export function parseCheckoutArgv(argv: string[]): CheckoutArgs | undefined {
         repo: {type: 'string'},
         upper: {type: 'string'},
         'read-only': {type: 'boolean'},
+        remote: {type: 'string'},
         foreground: {type: 'boolean'},
         json: {type: 'boolean'},
         quiet: {type: 'boolean', short: 'q'},
@@ -219,6 +241,7 @@ export function parseCheckoutArgv(argv: string[]): CheckoutArgs | undefined {
       mountpoint: positionals[1],
       upper: values.upper,
       readOnly: values['read-only'] ?? false,
+      remote: values.remote,
       foreground: values.foreground ?? false,
       json: values.json ?? false,
       repo: values.repo ?? process.env.VELO_REPO,
@@ -231,6 +254,11 @@ export function parseCheckoutArgv(argv: string[]): CheckoutArgs | undefined {
 }
 
 export async function fastCheckout(argv: string[]): Promise<boolean> {
+  if (argv.length === 1 && argv[0] === '--spare-server') {
+    // Internal: a spare mount server for the repository of VELO_REPO (spareServer.ts).
+    await (await import('../mount/spareServer.js')).runSpareServer()
+    process.exit(0)
+  }
   const a = parseCheckoutArgv(argv)
   if (!a) return false
   const serving = a.foreground || a.readyFd !== undefined

@@ -80,6 +80,11 @@ export async function runRun(a: RunCliArgs): Promise<number> {
         onWarning,
         signal: ic.signal,
       })
+      // Every run writes small metadata packs: merge them now and then (as velo snapshot does), so
+      // that opening the repository and finding objects stay fast over many runs.
+      if (repo.packs.packs.filter((p) => p.index.kind === 'meta').length > 50) {
+        await (await import('../maintenance/repack.js')).maybeAutoRepack(repo, {onWarning})
+      }
     } finally {
       repo.close()
     }

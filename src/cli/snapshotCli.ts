@@ -5,8 +5,8 @@
  * through the same functions.
  */
 import {parseArgs} from 'node:util'
-import {snapshot, type SnapshotResult} from '../api/snapshot.js'
-import {Repository} from '../repo/Repository.js'
+import type {SnapshotResult} from '../api/snapshot.js'
+import {repoRootOf, snapshotViaMount} from '../mount/mountControlClient.js'
 import {createProgress} from '../ui/createProgress.js'
 import {writeJsonLine} from '../ui/jsonLines.js'
 import {VeloError} from '../util/errors.js'
@@ -58,32 +58,41 @@ export async function runSnapshot(a: SnapshotCliArgs): Promise<number> {
   try {
     const meta = parseMeta(a.meta)
     await progress.ready()
-    const repo = Repository.open(a.repo, {create: true})
-    try {
-      r = await snapshot(repo, {
-        dir: a.dir,
-        ref: a.ref,
-        message: a.message,
-        meta,
-        skipUnreadable: a.skipUnreadable,
-        sign: a.sign ? (await import('../audit/signingKey.js')).loadSigningKey(repo) : undefined,
-        onWarning: (m) => progress.warn(m),
-        onProgress: (p) => progress.update(scanUpdate(p)),
-      })
-      ok = true
-      // Every snapshot adds a small metadata pack: consolidate them now and then (never waits for a lock).
-      if (repo.packs.packs.filter((p) => p.index.kind === 'meta').length > 50) {
-        await (await import('../maintenance/repack.js')).maybeAutoRepack(repo, {onWarning: (m) => progress.warn(m)})
-      }
-    } finally {
-      repo.close()
-    }
+    // A velo mount: its server makes the snapshot (its indexes and trees are loaded already).
+    const warn = (m: string): void => progress.warn(m)
+    r = (await snapshotViaMount(repoRootOf(a.repo), a.dir, {ref: a.ref, message: a.message, meta, sign: a.sign}, warn)) ?? (await snapshotHere(a, meta, progress))
+    ok = true
   } finally {
     await progress.done(ok)
   }
   if (a.json) writeJsonLine({type: 'summary', ...r})
   else process.stdout.write(renderSnapshot(r) + '\n')
   return r.skipped.length > 0 ? 3 : 0
+}
+
+/** The snapshot made by this process (the repository code is loaded only here). */
+async function snapshotHere(a: SnapshotCliArgs, meta: Record<string, string>, progress: ReturnType<typeof createProgress>): Promise<SnapshotResult> {
+  const [{Repository}, {snapshot}] = await Promise.all([import('../repo/Repository.js'), import('../api/snapshot.js')])
+  const repo = Repository.open(a.repo, {create: true})
+  try {
+    const r = await snapshot(repo, {
+      dir: a.dir,
+      ref: a.ref,
+      message: a.message,
+      meta,
+      skipUnreadable: a.skipUnreadable,
+      sign: a.sign ? (await import('../audit/signingKey.js')).loadSigningKey(repo) : undefined,
+      onWarning: (m) => progress.warn(m),
+      onProgress: (p) => progress.update(scanUpdate(p)),
+    })
+    // Every snapshot adds a small metadata pack: consolidate them now and then (never waits for a lock).
+    if (repo.packs.packs.filter((p) => p.index.kind === 'meta').length > 50) {
+      await (await import('../maintenance/repack.js')).maybeAutoRepack(repo, {onWarning: (m) => progress.warn(m)})
+    }
+    return r
+  } finally {
+    repo.close()
+  }
 }
 
 /** Parses argv (after "snapshot"); undefined means "let oclif handle it". */

@@ -39,7 +39,9 @@ export default class Fsck extends BaseCommand {
     try {
       const maxDurationMs = flags['max-duration'] ? parseDuration(flags['max-duration'], '--max-duration') : undefined
       // Shared lock: no gc or repack removes a pack while it is being checked.
-      const r = await withRepoLock(repo, 'shared', 'fsck', () => fsck(repo, {maxDurationMs}), {onWarning: this.onWarning})
+      const r = await this.withProgress((p) =>
+        withRepoLock(repo, 'shared', 'fsck', () => fsck(repo, {maxDurationMs, onProgress: (x) => p.update({phase: x.phase, done: x.done, total: x.total, unit: x.phase})}), {onWarning: this.onWarning}),
+      )
       if (!this.jsonEnabled()) this.render(r)
       if (!r.ok) process.exitCode = ExitCode.corrupt
       return r

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/BaseCommand.js'
 import {humanBytes} from '../cli/output.js'
 import {repack, type RepackResult} from '../maintenance/repack.js'
+import {gcGraceMs} from '../repo/settings.js'
 
 export default class Repack extends BaseCommand {
   static override summary = 'Consolidate small packs into large ones, in tree order'
@@ -16,7 +17,8 @@ export default class Repack extends BaseCommand {
     const {flags} = await this.parse(Repack)
     const repo = this.openRepo(flags.repo)
     try {
-      const r = await repack(repo, {all: flags.all, metaOnly: flags['meta-only'], onWarning: this.onWarning})
+      // repack blocks the event loop: on a terminal the ink view is loaded first, so that it draws.
+      const r = await this.withProgress((p) => repack(repo, {all: flags.all, metaOnly: flags['meta-only'], graceMs: gcGraceMs(repo.config), onWarning: this.onWarning, onProgress: (x) => p.update({...x, unit: x.phase === 'order' ? 'objects' : 'groups'})}), {eager: true})
       if (!this.jsonEnabled()) {
         if (r.removedPacks.length === 0) this.out(`nothing to repack (${r.packsBefore} packs)`)
         else this.out(`repacked ${r.objects} objects from ${r.removedPacks.length} packs (${humanBytes(r.bytesBefore)}) into ${r.newPacks.length} (${humanBytes(r.bytesAfter)}); ${r.packsAfter} packs now`)

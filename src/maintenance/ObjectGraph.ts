@@ -90,11 +90,17 @@ interface Item {
 
 const hex = (id: Buffer): Oid => id.toString('hex') as Oid
 
+/** Already verified bytes of the object at `pos` of `pack` (fsck), or undefined to read it from the store. */
+export type ObjectSource = (pack: LoadedPack, pos: number) => Buffer | undefined
+
 export class ObjectGraph {
   readonly marks = new Map<LoadedPack, Uint8Array>()
   visited = 0
 
-  constructor(readonly store: PackStore) {
+  constructor(
+    readonly store: PackStore,
+    private readonly source?: ObjectSource,
+  ) {
     store.refresh()
     for (const p of store.packs) this.marks.set(p, new Uint8Array(p.index.count))
   }
@@ -139,16 +145,16 @@ export class ObjectGraph {
       hooks.onVisit?.(hex(it.id), type, it.via)
       if (type === ObjectType.blob) continue
       try {
-        this.expand(it, type, stack)
+        this.expand(it, type, stack, this.source?.(loc.pack, loc.pos))
       } catch (err) {
         hooks.onDamaged?.(hex(it.id), (err as Error).message, it.via)
       }
     }
   }
 
-  private expand(it: Item, type: number, stack: Item[]): void {
+  private expand(it: Item, type: number, stack: Item[], known?: Buffer): void {
     const oid = hex(it.id)
-    const data = this.store.read(oid, type).data
+    const data = known ?? this.store.read(oid, type).data
     const {root} = it.via
     if (type === ObjectType.snapshot) {
       const s = decodeSnapshot(data, `snapshot ${oid}`)

@@ -7,18 +7,20 @@
  */
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {decodeChunkList, type Chunk} from '../objects/chunkList.js'
-import {createHasher} from '../objects/hash.js'
+import {decodeChunkList} from '../objects/chunkList.js'
 import type {Oid} from '../objects/oid.js'
 import {ObjectType} from '../pack/block.js'
 import type {Repository} from '../repo/Repository.js'
-import {TYPE_NAMES} from '../store/PackStore.js'
+import {TYPE_NAMES, type LoadedPack} from '../store/PackStore.js'
 import {atomicWrite, mkdirp} from '../util/fsx.js'
 import {ObjectGraph, describeVia, type Root} from './ObjectGraph.js'
 import {listPackFiles, type PackFile} from './packFiles.js'
 import {loadPromised} from './promised.js'
 import {listRefsSafe, listReflogs, reflogRoots} from './roots.js'
-import {ChunkStreams, verifyPack} from './verifyPack.js'
+import {FsckPool} from './FsckPool.js'
+import type {StreamedFile} from './ChunkStreams.js'
+import type {ChunkedFile, ChunkedVerdict, FsckTask, FsckTaskResult} from './fsckTasks.js'
+import type {KeptObjects, PackVerification} from './verifyPack.js'
 
 export type FsckProblemKind =
   | 'pack-missing'
@@ -40,6 +42,8 @@ export interface FsckProblem {
 
 export interface FsckOptions {
   maxDurationMs?: number
+  /** Worker threads (0: all on the calling thread); by default one per core for repositories above 16 MiB. */
+  threads?: number
   onProgress?: (p: {phase: 'packs' | 'chunks' | 'refs'; done: number; total: number}) => void
 }
 
@@ -89,13 +93,14 @@ function saveState(repo: Repository, s: FsckState, names: Set<string>): void {
   }
 }
 
-export function fsck(repo: Repository, o: FsckOptions = {}): FsckResult {
+export async function fsck(repo: Repository, o: FsckOptions = {}): Promise<FsckResult> {
   const started = Date.now()
   const problems: FsckProblem[] = []
   const warnings: string[] = []
   repo.packs.refresh()
   const files = listPackFiles(repo.packsDir)
   const byName = new Map(repo.packs.packs.map((p) => [p.name, p]))
+  const byPath = new Map(repo.packs.packs.map((p) => [p.path, p.name]))
   const res: FsckResult = {
     ok: false,
     complete: true,
@@ -127,34 +132,105 @@ export function fsck(repo: Repository, o: FsckOptions = {}): FsckResult {
     verifiable.push(f)
   }
 
-  // 2. Pack contents, least recently verified first. Chunked files are checked as a whole while
-  // their chunks stream by (ChunkStreams), so that their bytes are read once.
+  // 2. Pack contents, least recently verified first, spread over worker threads: each pack is
+  // read once, sequentially, each block decompressed once. The verified trees, snapshots, run
+  // records and chunk lists come back, so the graph walk (4.) reads no pack again.
   const state = loadState(repo)
   const order = verifiable.slice().sort((a, b) => (state.verified[a.name] ?? 0) - (state.verified[b.name] ?? 0) || (a.name < b.name ? -1 : 1))
-  const lists: {id: Oid; chunks: Chunk[]}[] = []
-  const listPack = new Map<Oid, string>()
+  const results = new Map<string, PackVerification>()
+  const kept = new Map<LoadedPack, {slot: Int32Array; kept: KeptObjects}>()
+  const verdicts: {verdict: ChunkedVerdict; pack: string}[] = []
+  // Chunked files of verified packs, checked as a whole once their pack is verified.
+  const chunked: {file: ChunkedFile; pack: string; bytes: number}[] = []
+  const listPack = new Map<string, string>()
+  const listChunks = new Map<string, string[]>()
+  // Chunked files whose chunks all sit in one pack are checked while that pack is read (no second
+  // read); the others, and those that could not be completed that way, by a chunked task.
+  const streamFor = new Map<string, StreamedFile[]>()
+  const streamed = new Map<string, ChunkedFile>()
+  const inRun = new Set(order.map((f) => f.name))
   for (const f of order) {
     const idx = byName.get(f.name)!.index
     for (let k = 0; k < idx.count; k++) {
       if (idx.typeAt(k) !== ObjectType.chunkList) continue
       const id = idx.oidAt(k)
+      let file: ChunkedFile | undefined
       try {
-        lists.push({id, chunks: decodeChunkList(repo.packs.read(id, ObjectType.chunkList).data).chunks})
-        listPack.set(id, f.name)
+        file = placeChunks(repo, id, repo.packs.read(id, ObjectType.chunkList).data)
       } catch {
-        /* damaged: the pack check reports it */
+        continue // damaged: the pack check reports it
       }
+      if (!file || file.chunks.length === 0 || streamed.has(id)) continue
+      // Checked with the pack holding most of its bytes; chunks elsewhere are read when their turn comes.
+      const bytesIn = new Map<string, number>()
+      for (const c of file.chunks) bytesIn.set(c.packPath, (bytesIn.get(c.packPath) ?? 0) + c.size)
+      const home = [...bytesIn].sort((x, y) => y[1] - x[1])[0][0]
+      const name = byPath.get(home)
+      if (!name || !inRun.has(name)) continue
+      streamed.set(id, file)
+      listPack.set(id, f.name)
+      listChunks.set(id, file.chunks.map((c) => c.id))
+      let list = streamFor.get(name)
+      if (!list) streamFor.set(name, (list = []))
+      list.push({id, chunks: file.chunks.map((c) => ({id: c.id, size: c.size, place: c.packPath === home ? undefined : c}))})
     }
   }
-  const streams = new ChunkStreams(lists)
+  const pool = new FsckPool(FsckPool.size(o.threads, order.reduce((n, f) => n + f.packBytes, 0)))
+  // Without a time limit the largest packs go first (the workers then finish close together).
+  const dispatch = o.maxDurationMs === undefined ? order.slice().sort((a, b) => b.packBytes - a.packBytes) : order
+  let dispatched = 0
+  let stopped = false
+  const nextTask = (): FsckTask | undefined => {
+    if (!stopped && dispatched < dispatch.length) {
+      if (o.maxDurationMs !== undefined && dispatched > 0 && Date.now() - started >= o.maxDurationMs) stopped = true
+      else {
+        const f = dispatch[dispatched++]
+        o.onProgress?.({phase: 'packs', done: results.size, total: order.length})
+        return {kind: 'pack', file: f, idx: byName.get(f.name)!.index.buf, chunked: streamFor.get(f.name)}
+      }
+    }
+    const c = chunked.shift()
+    return c ? {kind: 'chunked', files: [c.file]} : undefined
+  }
+  const onResult = (r: FsckTaskResult): void => {
+    if (r.kind === 'chunked') {
+      for (const v of r.verdicts) verdicts.push({verdict: v, pack: listPack.get(v.id)!})
+      return
+    }
+    const v = r.pack
+    results.set(v.name, v)
+    o.onProgress?.({phase: 'packs', done: results.size, total: order.length})
+    const pack = byName.get(v.name)!
+    const slot = new Int32Array(pack.index.count)
+    for (let k = 0; k < v.kept.positions.length; k++) slot[v.kept.positions[k]] = k + 1
+    kept.set(pack, {slot, kept: v.kept})
+    for (let k = 0; k < v.kept.positions.length; k++) {
+      const pos = v.kept.positions[k]
+      if (pack.index.typeAt(pos) !== ObjectType.chunkList || streamed.has(pack.index.oidAt(pos))) continue
+      const file = placeChunks(repo, pack.index.oidAt(pos), keptBytes(v.kept, k))
+      if (!file) continue // a chunk is missing: the walk reports it with what refers to it
+      listPack.set(file.id, v.name)
+      listChunks.set(file.id, file.chunks.map((c) => c.id))
+      chunked.push({file, pack: v.name, bytes: file.chunks.reduce((n, c) => n + c.size, 0)})
+    }
+    for (const sv of v.streamed) {
+      if (sv.ok === undefined) {
+        const file = streamed.get(sv.id)!
+        chunked.push({file, pack: listPack.get(sv.id)!, bytes: file.chunks.reduce((n, c) => n + c.size, 0)})
+      } else verdicts.push({verdict: {id: sv.id, bad: sv.bad}, pack: listPack.get(sv.id)!})
+    }
+    chunked.sort((x, y) => y.bytes - x.bytes) // the largest first: they bound the wall time
+  }
+  try {
+    await pool.run(nextTask, onResult)
+  } finally {
+    await pool.close()
+  }
   const verifiedPacks = new Set<string>()
-  let i = 0
-  for (; i < order.length; i++) {
-    if (o.maxDurationMs !== undefined && i > 0 && Date.now() - started >= o.maxDurationMs) break
-    const f = order[i]
+  for (const f of order) {
+    const v = results.get(f.name)
+    if (!v) continue
     const pack = byName.get(f.name)!
-    o.onProgress?.({phase: 'packs', done: i, total: order.length})
-    const v = verifyPack(f, pack.index, (id, data) => streams.offer(id, data))
     verifiedPacks.add(f.name)
     res.objects.verified += v.objects - v.damaged.length
     res.objects.bytes += v.bytes
@@ -172,46 +248,27 @@ export function fsck(repo: Repository, o: FsckOptions = {}): FsckResult {
     else delete state.verified[f.name]
     res.packs.verified++
   }
-  res.packs.remaining = order.length - i
+  res.packs.remaining = order.length - res.packs.verified
   res.complete = res.packs.remaining === 0
   saveState(repo, state, new Set(files.map((f) => f.name)))
 
-  // 3. Chunked files whose pack was verified: the chunks put together must hash to the file's id.
-  const toCheck = streams.lists.filter((l) => verifiedPacks.has(listPack.get(l.id)!) && !damagedById.has(l.id))
-  toCheck.forEach((l, n) => {
-    if (n % 64 === 0) o.onProgress?.({phase: 'chunks', done: n, total: toCheck.length})
-    const pack = listPack.get(l.id)!
-    if (l.bad) return addDamaged(l.id, pack, l.bad)
-    if (l.next === l.chunks.length) {
-      if (l.hasher.digest().toString('hex') !== l.id) addDamaged(l.id, pack, 'its chunks put together do not hash to its id')
-      return
+  // 3. Chunked files: the chunks put together must hash to the file's id. A damaged chunk is
+  // reported by its own pack's check (the list itself is not at fault).
+  o.onProgress?.({phase: 'chunks', done: verdicts.length, total: verdicts.length})
+  for (const {verdict: v, pack} of verdicts) {
+    if (damagedById.has(v.id as Oid) || !verifiedPacks.has(pack)) continue
+    if (listChunks.get(v.id)!.some((c) => damagedById.has(c as Oid))) continue
+    if (v.unreadable) {
+      if (damagedById.has(v.unreadable.id as Oid)) continue
+      const loc = repo.packs.find(v.unreadable.id as Oid)
+      const p: FsckProblem = {kind: 'object-damaged', id: v.unreadable.id as Oid, type: 'blob', pack: loc?.pack.name, message: `blob ${v.unreadable.id}${loc ? ` in pack ${loc.pack.name}` : ''}: ${v.unreadable.message}`}
+      problems.push(p)
+      damagedById.set(p.id!, p)
+    } else if (v.bad) {
+      const p: FsckProblem = {kind: 'object-damaged', id: v.id as Oid, type: 'chunk list', pack, message: `chunk list ${v.id} in pack ${pack}: ${v.bad}`}
+      problems.push(p)
+      damagedById.set(p.id!, p)
     }
-    // Second pass: chunks that did not stream by (other packs, or too far out of order).
-    const h = createHasher()
-    for (const ch of l.chunks) {
-      // A missing chunk is reported by the walk below (with what refers to it), a damaged one by
-      // its own pack's check: either way the list itself is not at fault.
-      if (damagedById.has(ch.id)) return
-      const loc = repo.packs.find(ch.id)
-      if (!loc) return
-      let data: Buffer
-      try {
-        data = repo.packs.read(ch.id, ObjectType.blob).data
-      } catch (err) {
-        const p: FsckProblem = {kind: 'object-damaged', id: ch.id, type: 'blob', pack: loc.pack.name, message: `blob ${ch.id} in pack ${loc.pack.name}: ${(err as Error).message}`}
-        problems.push(p)
-        damagedById.set(ch.id, p)
-        return
-      }
-      if (data.length !== ch.size) return addDamaged(l.id, pack, `chunk ${ch.id} has ${data.length} bytes, the list says ${ch.size}`)
-      h.update(data)
-    }
-    if (h.digest().toString('hex') !== l.id) addDamaged(l.id, pack, 'its chunks put together do not hash to its id')
-  })
-  function addDamaged(id: Oid, pack: string, why: string): void {
-    const p: FsckProblem = {kind: 'object-damaged', id, type: 'chunk list', pack, message: `chunk list ${id} in pack ${pack}: ${why}`}
-    problems.push(p)
-    damagedById.set(id, p)
   }
 
   // 4. Refs and reflogs must lead to complete trees.
@@ -230,7 +287,12 @@ export function fsck(repo: Repository, o: FsckOptions = {}): FsckResult {
     const d = describeVia(via)
     if (p.referencedBy.length < MAX_REFERRERS && !p.referencedBy.includes(d)) p.referencedBy.push(d)
   }
-  const graph = new ObjectGraph(repo.packs)
+  // Objects verified above are walked from their kept bytes; the rest are read (and verified) from the store.
+  const graph = new ObjectGraph(repo.packs, (pack, pos) => {
+    const t = kept.get(pack)
+    const k = t ? t.slot[pos] - 1 : -1
+    return k >= 0 ? keptBytes(t!.kept, k) : undefined
+  })
   const promised = loadPromised(repo)
   const notFetched = new Map<string, number>()
   graph.walk(roots, {
@@ -260,7 +322,8 @@ export function fsck(repo: Repository, o: FsckOptions = {}): FsckResult {
       }
       refer(p, via)
     },
-    onVisit(id, _type, via) {
+    // Only needed to name what leads to objects the pack checks found damaged (it costs a hex id per object).
+    onVisit: damagedById.size === 0 ? undefined : (id, _type, via) => {
       const p = damagedById.get(id)
       if (p) refer(p, via)
     },
@@ -274,4 +337,21 @@ export function fsck(repo: Repository, o: FsckOptions = {}): FsckResult {
   res.ok = problems.length === 0
   res.durationMs = Date.now() - started
   return res
+}
+
+function keptBytes(k: KeptObjects, i: number): Buffer {
+  return Buffer.from(k.bytes.buffer, k.bytes.byteOffset + k.starts[i], k.lengths[i])
+}
+
+/** Where each chunk of a chunked file is, or undefined when one is in no pack. */
+function placeChunks(repo: Repository, id: Oid, list: Buffer): ChunkedFile | undefined {
+  const chunks = decodeChunkList(list, `chunk list ${id}`).chunks
+  const out: ChunkedFile = {id, chunks: []}
+  for (const c of chunks) {
+    const loc = repo.packs.locate(Buffer.from(c.id, 'hex'))
+    if (!loc) return undefined
+    const r = loc.record
+    out.chunks.push({id: c.id, size: c.size, packPath: loc.pack.path, blockOffset: r.blockOffset, blockLength: r.blockLength, offset: r.offset, length: r.length})
+  }
+  return out
 }

@@ -6,7 +6,7 @@
  * enough garbage are rewritten without it. Keeping the closure of young trees preserves the
  * invariant the snapshot stat cache relies on: a tree that exists has everything below it.
  */
-import {readdirSync, statSync, unlinkSync} from 'node:fs'
+import {readdirSync, rmSync, statSync, unlinkSync} from 'node:fs'
 import {join} from 'node:path'
 import type {Oid} from '../objects/oid.js'
 import {ObjectType} from '../pack/block.js'
@@ -37,6 +37,8 @@ export interface GcOptions {
   now?: number
   waitMs?: number
   onWarning?: (msg: string) => void
+  /** mark: objects reached so far; sweep: packs removed or rewritten of those to go. */
+  onProgress?: (p: {phase: 'mark' | 'sweep'; done: number; total?: number}) => void
 }
 
 export interface GcResult {
@@ -69,7 +71,7 @@ interface Mark {
 }
 
 /** Collects the roots and marks; throws when the graph cannot be walked completely. */
-export function markForGc(repo: Repository, pruneMs: number, reflogExpireMs: number, now: number, onWarning?: (m: string) => void): Mark {
+export function markForGc(repo: Repository, pruneMs: number, reflogExpireMs: number, now: number, onWarning?: (m: string) => void, onVisited?: (n: number) => void): Mark {
   repo.packs.refresh()
   if (repo.packs.damaged.size > 0) {
     const [name, why] = [...repo.packs.damaged][0]
@@ -119,7 +121,9 @@ export function markForGc(repo: Repository, pruneMs: number, reflogExpireMs: num
   const problems: string[] = []
   let missingFiles = 0
   let firstMissing = ''
+  let visited = 0
   graph.walk(roots, {
+    onVisit: onVisited && (() => void (++visited % 4096 === 0 && onVisited(visited))),
     onMissing(id, expect, via) {
       // A missing file may be one a lazy (metadata-only) pull never fetched; a missing tree or
       // snapshot hides what is below it, and gc would delete that. A reflog entry, mount or lease
@@ -188,7 +192,9 @@ function gcLocked(repo: Repository, o: GcOptions): GcResult {
     return res
   }
   res.walked = true
-  const mark = markForGc(repo, pruneMs, reflogExpireMs, now, o.onWarning)
+  o.onProgress?.({phase: 'mark', done: 0})
+  const mark = markForGc(repo, pruneMs, reflogExpireMs, now, o.onWarning, o.onProgress && ((n) => o.onProgress!({phase: 'mark', done: n})))
+  o.onProgress?.({phase: 'mark', done: mark.graph.visited})
   failpoint('gc:marked')
   res.roots = mark.roots
   res.reachableObjects = mark.graph.visited
@@ -233,6 +239,8 @@ function gcLocked(repo: Repository, o: GcOptions): GcResult {
   const orphans = [...files.values()].filter((f) => f.hasPack && !f.hasIdx && f.mtimeMs <= cutoff)
   res.removedOrphanPacks = orphans.map((f) => f.name)
 
+  const sweep = toRewrite.length + toRemove.length
+  o.onProgress?.({phase: 'sweep', done: 0, total: sweep})
   if (!dryRun) {
     let fresh = new Set<string>()
     if (toRewrite.length > 0) {
@@ -249,12 +257,17 @@ function gcLocked(repo: Repository, o: GcOptions): GcResult {
       }
     }
   }
+  o.onProgress?.({phase: 'sweep', done: sweep, total: sweep})
   res.removedTmpFiles = removeOldTmpFiles(repo, now, dryRun)
   res.durationMs = Date.now() - started
   return res
 }
 
-/** Removes files in `<repo>/tmp/` older than an hour (leftovers of killed commands). */
+/**
+ * Removes what killed commands left in `<repo>/tmp/`: files, and staging directories (of pull,
+ * push) whose newest entry is older than an hour. Runs under the exclusive lock, so no writer that
+ * takes the shared lock is using them.
+ */
 export function removeOldTmpFiles(repo: Repository, now: number, dryRun = false): number {
   let n = 0
   let names: string[]
@@ -268,6 +281,12 @@ export function removeOldTmpFiles(repo: Repository, now: number, dryRun = false)
     const p = join(repo.tmpDir, f)
     try {
       const st = statSync(p)
+      if (st.isDirectory()) {
+        if (now - newestMtime(p, st.mtimeMs) < TMP_MAX_AGE_MS) continue
+        if (!dryRun) rmSync(p, {recursive: true, force: true})
+        n++
+        continue
+      }
       if (!st.isFile() || now - st.mtimeMs < TMP_MAX_AGE_MS) continue
       if (!dryRun) unlinkSync(p)
       n++
@@ -276,6 +295,19 @@ export function removeOldTmpFiles(repo: Repository, now: number, dryRun = false)
     }
   }
   return n
+}
+
+/** The newest mtime of a directory and its entries (staging directories are flat). */
+function newestMtime(dir: string, own: number): number {
+  let newest = own
+  for (const e of readdirSync(dir)) {
+    try {
+      newest = Math.max(newest, statSync(join(dir, e)).mtimeMs)
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err
+    }
+  }
+  return newest
 }
 
 export interface ExplainResult {

@@ -29,6 +29,8 @@ export interface RepackOptions {
   now?: number
   waitMs?: number
   onWarning?: (msg: string) => void
+  /** order: objects reached by the tree-order walk; rewrite: groups of packs merged, with their bytes. */
+  onProgress?: (p: {phase: 'order' | 'rewrite'; done: number; total?: number; bytes?: number; totalBytes?: number}) => void
 }
 
 export interface RepackResult {
@@ -47,7 +49,7 @@ export async function repack(repo: Repository, o: RepackOptions = {}): Promise<R
 }
 
 /** Tree order: the position at which a walk from the refs (newest snapshot first) first meets each object. */
-export function treeOrder(repo: Repository): Map<string, number> {
+export function treeOrder(repo: Repository, onVisited?: (n: number) => void): Map<string, number> {
   const graph = new ObjectGraph(repo.packs)
   const refs = listRefsSafe(repo).refs
   const roots: Root[] = refs.map((r) => ({kind: 'ref', name: r.name, id: r.oid}))
@@ -55,6 +57,7 @@ export function treeOrder(repo: Repository): Map<string, number> {
   graph.walk(roots, {
     onVisit(id) {
       rank.set(id, rank.size)
+      if (onVisited && rank.size % 4096 === 0) onVisited(rank.size)
     },
   })
   return rank
@@ -86,7 +89,11 @@ function repackLocked(repo: Repository, o: RepackOptions): RepackResult {
     res.durationMs = Date.now() - started
     return res
   }
-  const rank = treeOrder(repo)
+  o.onProgress?.({phase: 'order', done: 0})
+  const rank = treeOrder(repo, o.onProgress && ((n) => o.onProgress!({phase: 'order', done: n})))
+  o.onProgress?.({phase: 'order', done: rank.size})
+  const totalBytes = work.reduce((a, g) => a + g.reduce((b, p) => b + files.get(p.name)!.packBytes, 0), 0)
+  o.onProgress?.({phase: 'rewrite', done: 0, total: work.length, bytes: 0, totalBytes})
   for (const group of work) {
     const mtimeMs = Math.max(...group.map((p) => files.get(p.name)!.mtimeMs))
     res.bytesBefore += group.reduce((a, p) => a + files.get(p.name)!.packBytes, 0)
@@ -99,6 +106,7 @@ function repackLocked(repo: Repository, o: RepackOptions): RepackResult {
     const old = group.filter((p) => !fresh.has(p.name))
     removePacks(repo, old)
     res.removedPacks.push(...old.map((p) => p.name))
+    o.onProgress?.({phase: 'rewrite', done: work.indexOf(group) + 1, total: work.length, bytes: res.bytesBefore, totalBytes})
   }
   res.packsAfter = repo.packs.packs.length
   res.durationMs = Date.now() - started

@@ -49,7 +49,7 @@ export async function repairRepository(root: string, o: RepairOptions = {}): Pro
 
 async function repairLocked(root: string, o: RepairOptions): Promise<RepairResult> {
   let repo = Repository.open(root)
-  const before = fsck(repo)
+  const before = await fsck(repo)
   const res: RepairResult = {ok: before.ok, before, after: before, rebuiltIndexes: [], salvaged: [], quarantined: [], fetched: {objects: 0, bytes: 0}, unrecoverable: []}
   if (before.ok && before.warnings.length === 0) return res
 
@@ -130,7 +130,7 @@ async function repairLocked(root: string, o: RepairOptions): Promise<RepairResul
     }
   }
   res.unrecoverable = neededMissing(repo)
-  res.after = fsck(repo)
+  res.after = await fsck(repo)
   res.ok = res.after.ok
   repo.close()
   return res

@@ -1,11 +1,13 @@
 /**
  * fsck of one pack: the trailer checksum, the index's claim about the pack, and every object the
  * index lists (BLAKE3 of its bytes; chunk lists by their own checksum). The pack is read once,
- * sequentially, through reused buffers (fresh memory costs a page fault per 4 KiB); each verified
- * blob is offered to `onBlob`, which checks chunked files as a whole while their chunks stream by.
+ * sequentially, through reused buffers (fresh memory costs a page fault per 4 KiB), and each
+ * block is decompressed once. The bytes of verified trees, snapshots, run records and chunk
+ * lists are kept (`kept`), so that fsck walks the object graph without reading packs again.
+ * Runs in fsck's worker threads (fsckWorker.ts) or, for small repositories, on the main thread.
  */
 import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
-import {decodeChunkList, type Chunk} from '../objects/chunkList.js'
+import {decodeChunkList} from '../objects/chunkList.js'
 import {createHasher, hash} from '../objects/hash.js'
 import type {Oid} from '../objects/oid.js'
 import {BLOCK_HEADER, CODEC_RAW, ObjectType, decodeBlockHeader} from '../pack/block.js'
@@ -13,6 +15,7 @@ import {zstdDecompressInto} from '../pack/codec.js'
 import type {PackIndex} from '../pack/packIndex.js'
 import {PACK_HEADER, PACK_MAGIC} from '../pack/PackWriter.js'
 import {isErrno} from '../util/errors.js'
+import {ChunkStreams, type StreamVerdict, type StreamedFile} from './ChunkStreams.js'
 import type {PackFile} from './packFiles.js'
 
 export interface DamagedObject {
@@ -28,14 +31,57 @@ export interface PackVerification {
   damaged: DamagedObject[]
   objects: number
   bytes: number
-  chunkLists: {id: Oid; chunks: Chunk[]}[]
+  kept: KeptObjects
+  /** Chunked files whose chunks are all in this pack, checked as a whole while they went by. */
+  streamed: StreamVerdict[]
 }
+
+/** Verified objects' bytes, by index position: object k is bytes[starts[k], starts[k] + lengths[k]) and sits at index position positions[k]. */
+export interface KeptObjects {
+  positions: Int32Array
+  starts: Int32Array
+  lengths: Int32Array
+  bytes: Uint8Array
+}
+
+/** Collects kept objects into one growing buffer (sent to the main thread as one transfer). */
+class Keeper {
+  private pos: number[] = []
+  private st: number[] = []
+  private len: number[] = []
+  private buf = Buffer.allocUnsafeSlow(64 << 10)
+  private used = 0
+
+  add(position: number, data: Uint8Array): void {
+    if (this.used + data.length > this.buf.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(this.used + data.length, this.buf.length * 2))
+      this.buf.copy(bigger, 0, 0, this.used)
+      this.buf = bigger
+    }
+    this.buf.set(data, this.used)
+    this.pos.push(position)
+    this.st.push(this.used)
+    this.len.push(data.length)
+    this.used += data.length
+  }
+
+  result(): KeptObjects {
+    // A fresh, exactly sized buffer: it owns its memory, so it can be transferred.
+    const bytes = new Uint8Array(this.used)
+    bytes.set(this.buf.subarray(0, this.used))
+    return {positions: Int32Array.from(this.pos), starts: Int32Array.from(this.st), lengths: Int32Array.from(this.len), bytes}
+  }
+}
+
+const KEEP = new Set<number>([ObjectType.tree, ObjectType.snapshot, ObjectType.run, ObjectType.chunkList])
 
 let window = Buffer.allocUnsafeSlow(8 << 20)
 let scratch = Buffer.allocUnsafeSlow(4 << 20)
 
-export function verifyPack(file: PackFile, index: PackIndex, onBlob?: (id: Buffer, data: Buffer) => void): PackVerification {
-  const res: PackVerification = {name: file.name, errors: [], damaged: [], objects: index.count, bytes: 0, chunkLists: []}
+export function verifyPack(file: PackFile, index: PackIndex, chunked: StreamedFile[] = []): PackVerification {
+  const keeper = new Keeper()
+  const streams = new ChunkStreams(chunked)
+  const res: PackVerification = {name: file.name, errors: [], damaged: [], objects: index.count, bytes: 0, kept: undefined as unknown as KeptObjects, streamed: []}
   let fd: number
   try {
     fd = openSync(file.packPath, 'r')
@@ -43,17 +89,22 @@ export function verifyPack(file: PackFile, index: PackIndex, onBlob?: (id: Buffe
     if (!isErrno(err, 'ENOENT')) throw err
     res.errors.push('the pack file is missing (its index is still there)')
     for (let i = 0; i < index.count; i++) res.damaged.push({id: index.oidAt(i), type: index.typeAt(i), message: 'its pack file is missing'})
+    res.kept = keeper.result()
+    res.streamed = streams.verdicts()
     return res
   }
   try {
-    verifyOpen(fd, file, index, res, onBlob)
+    verifyOpen(fd, file, index, res, keeper, streams)
   } finally {
     closeSync(fd)
+    streams.close()
   }
+  res.kept = keeper.result()
+  res.streamed = streams.verdicts()
   return res
 }
 
-function verifyOpen(fd: number, file: PackFile, index: PackIndex, res: PackVerification, onBlob?: (id: Buffer, data: Buffer) => void): void {
+function verifyOpen(fd: number, file: PackFile, index: PackIndex, res: PackVerification, keeper: Keeper, streams: ChunkStreams): void {
   const size = fstatSync(fd).size
   res.bytes = size
   // Index entries by block, in pack order.
@@ -158,12 +209,14 @@ function verifyOpen(fd: number, file: PackFile, index: PackIndex, res: PackVerif
           const id = index.idAt(i)
           if (rec.type === ObjectType.chunkList) {
             try {
-              res.chunkLists.push({id: id.toString('hex') as Oid, chunks: decodeChunkList(data, `chunk list ${id.toString('hex')}`).chunks})
+              decodeChunkList(data, `chunk list ${id.toString('hex')}`)
+              keeper.add(i, data)
             } catch (err) {
               damage(i, (err as Error).message)
             }
           } else if (!hash(data).equals(id)) damage(i, 'BLAKE3 mismatch: its bytes changed')
-          else if (rec.type === ObjectType.blob) onBlob?.(id, data)
+          else if (KEEP.has(rec.type)) keeper.add(i, data)
+          else if (rec.type === ObjectType.blob && !streams.empty) streams.offer(id, data)
         }
       }
     }
@@ -180,68 +233,4 @@ function verifyOpen(fd: number, file: PackFile, index: PackIndex, res: PackVerif
   if (!sum.equals(trailer)) res.errors.push('pack checksum (trailer) mismatch: the file is damaged or truncated')
   if (!index.packChecksum.equals(trailer)) res.errors.push('the index describes another pack (its pack checksum differs from the pack trailer)')
   else if (sum.equals(trailer) && trailer.toString('hex') !== file.name.slice(2)) res.errors.push('the pack file name does not match its checksum')
-}
-
-/**
- * Checks chunked files as a whole while their chunks go by in pack order (usually in sequence):
- * each list hashes its chunks as they arrive, keeping a copy of those that come early. Lists that
- * could not be completed this way (chunks in packs not read, or too much out of order) are left
- * for a second pass that reads their chunks from the store.
- */
-export class ChunkStreams {
-  private byChunk = new Map<string, {list: StreamedList; idx: number}[]>()
-  private pendingBytes = 0
-  readonly lists: StreamedList[] = []
-
-  constructor(lists: {id: Oid; chunks: Chunk[]}[], private readonly maxPending = 256 << 20) {
-    for (const l of lists) {
-      const s: StreamedList = {id: l.id, chunks: l.chunks, next: 0, hasher: createHasher(), pending: new Map(), spilled: false, bad: undefined}
-      this.lists.push(s)
-      l.chunks.forEach((c, idx) => {
-        let refs = this.byChunk.get(c.id)
-        if (!refs) this.byChunk.set(c.id, (refs = []))
-        refs.push({list: s, idx})
-      })
-    }
-  }
-
-  offer(id: Buffer, data: Buffer): void {
-    if (this.byChunk.size === 0) return
-    const refs = this.byChunk.get(id.toString('hex'))
-    if (!refs) return
-    for (const {list, idx} of refs) {
-      if (list.spilled || list.bad || idx < list.next || list.pending.has(idx)) continue
-      if (data.length !== list.chunks[idx].size) {
-        list.bad = `chunk ${idx + 1} (${list.chunks[idx].id}) has ${data.length} bytes, the list says ${list.chunks[idx].size}`
-        continue
-      }
-      if (idx === list.next) {
-        list.hasher.update(data)
-        list.next++
-        for (let b = list.pending.get(list.next); b; b = list.pending.get(list.next)) {
-          list.hasher.update(b)
-          list.pending.delete(list.next)
-          this.pendingBytes -= b.length
-          list.next++
-        }
-      } else if (this.pendingBytes + data.length > this.maxPending) {
-        list.spilled = true
-        for (const b of list.pending.values()) this.pendingBytes -= b.length
-        list.pending.clear()
-      } else {
-        list.pending.set(idx, Buffer.from(data))
-        this.pendingBytes += data.length
-      }
-    }
-  }
-}
-
-export interface StreamedList {
-  id: Oid
-  chunks: Chunk[]
-  next: number
-  hasher: ReturnType<typeof createHasher>
-  pending: Map<number, Buffer>
-  spilled: boolean
-  bad: string | undefined
 }

@@ -4,6 +4,7 @@
  *   <repo>/mounts/<id>/mount.json   the mount's record (kept after unmount, with "ended")
  *   <repo>/mounts/<id>/serve.log    the log of the process serving it
  *   <repo>/mounts/<id>/trace        its access trace (AccessTrace.ts)
+ *   <repo>/mounts/<id>/fetch.json   what a lazy mount fetched from its remote (RemoteContent.ts)
  *   <repo>/mounts/<id>/upper/       its upper layer, unless --upper named another directory
  *   <repo>/mounts/active/<key>      symlink to ../<id>/mount.json while the mount is served;
  *                                   <key> is 32 hex digits of BLAKE3(mount point path)
@@ -34,6 +35,8 @@ export interface MountRecord {
   since: string
   log: string
   trace: string
+  /** The remote that serves content missing locally (lazy checkout); null or absent: none. */
+  remote?: string | null
   ended?: string
 }
 

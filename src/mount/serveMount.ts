@@ -15,6 +15,8 @@ import {createFuseOps} from './fuseOps.js'
 import {Layer, type LayerLock} from './Layer.js'
 import {LowerContent} from './LowerContent.js'
 import {LowerTree} from './LowerTree.js'
+import {CONTROL_SOCKET, listenControl} from './mountControl.js'
+import {prepareMountRemote} from './mountRemote.js'
 import {Overlay} from './Overlay.js'
 import {canonicalMountpoint, isVeloMount, mountDir, mountInfo, newMountId, parseMountinfo, registerMount, unregisterMount, type MountRecord} from './registry.js'
 
@@ -29,6 +31,8 @@ export interface ServeOptions {
   log?: (msg: string) => void
   /** How often to check that the mount still exists (ms). */
   pollMs?: number
+  /** Fetch missing content from this remote (lazy checkout; see mountRemote.ts for the default). */
+  remote?: string
 }
 
 export interface MountServer {
@@ -91,6 +95,8 @@ export function checkFuseDevice(): void {
 
 export async function serveMount(repo: Repository, o: ServeOptions): Promise<MountServer> {
   const log = o.log ?? (() => undefined)
+  // Lazy checkout: which remote serves missing content; a remote ref's metadata is pulled first.
+  const lazy = await prepareMountRemote(repo, o.rev, {remote: o.remote, log})
   const resolved = repo.resolve(o.rev)
   if (repo.packs.typeOf(resolved) === undefined) {
     throw new VeloError('ERR_VELO_CORRUPT', `snapshot ${resolved.slice(0, 12)} (${o.rev}) is missing from the repository's packs`, {
@@ -123,12 +129,15 @@ export async function serveMount(repo: Repository, o: ServeOptions): Promise<Mou
     lock = layer.lock(mnt)
   }
   const trace = new AccessTrace(join(dir, TRACE_FILE))
+  const content = new LowerContent(repo.packs)
+  const remoteContent = lazy ? new (await import('./RemoteContent.js')).RemoteContent(repo, {remote: lazy.remote, dir, log}) : undefined
+  content.fetcher = remoteContent
   let overlay: Overlay
   let session: FuseSession
   try {
     overlay = new Overlay({
       lower,
-      content: new LowerContent(repo.packs),
+      content,
       layer,
       readOnly,
       uid: process.getuid?.() ?? 0,
@@ -158,17 +167,22 @@ export async function serveMount(repo: Repository, o: ServeOptions): Promise<Mou
     since: new Date().toISOString(),
     log: join(dir, 'serve.log'),
     trace: trace.file,
+    ...(lazy ? {remote: lazy.remote} : {}),
   }
+  // velo snapshot MNT asks this process (mountControl.ts): its indexes and trees are loaded.
+  const control = await listenControl(join(dir, CONTROL_SOCKET), repo, record, log)
   try {
     registerMount(repo.root, record)
   } catch (err) {
     // Never leave a mount behind that nobody knows about.
+    control?.close()
     await session.unmount()
     overlay.close()
     lock?.release()
     throw err
   }
   log(`mounted ${snapshotId} at ${mnt} (upper ${layerDir ?? 'none'}${readOnly ? ', read-only' : ''}; ready ${Math.round(performance.now())} ms after this process started)`)
+  remoteContent?.startPrefetch(snapshotId, lower, id)
 
   let stopping: Promise<void> | undefined
   let resolveClosed!: () => void
@@ -185,8 +199,10 @@ export async function serveMount(repo: Repository, o: ServeOptions): Promise<Mou
     await step('could not write the access trace', () => trace.flush())
     // Already gone when velo unmount (fusermount -u) came first: then there is nothing to detach.
     if (stillMounted) await step('could not unmount', () => (mountInfo(mnt) ? session.unmount() : undefined))
+    await step('could not stop fetching', () => remoteContent?.close())
     await step('could not close the upper layer', () => overlay.close())
     await step('could not release the upper layer', () => lock?.release())
+    await step('could not close the control socket', () => control?.close())
     await step('could not unregister the mount', () => unregisterMount(repo.root, record))
     log(`unmounted ${mnt}`)
     resolveClosed()

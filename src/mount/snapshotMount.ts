@@ -26,7 +26,7 @@ async function treeOf(repo: Repository, rec: MountRecord, pool: IngestPool, writ
 /** Root tree id of a mount as it is now; new tree objects go to `trees`, nothing is stored. */
 export async function mountTree(repo: Repository, rec: MountRecord, trees: Map<string, Buffer>): Promise<Oid> {
   mkdirp(repo.tmpDir)
-  const pool = new IngestPool({packsDir: repo.packsDir, tmpDir: repo.tmpDir, level: 0, dryRun: true})
+  const pool = new IngestPool({packsDir: repo.packsDir, tmpDir: repo.tmpDir, level: 0, dryRun: true, store: repo.packs})
   try {
     const r = await treeOf(
       repo,
@@ -49,7 +49,7 @@ export async function snapshotMount(repo: Repository, rec: MountRecord, o: Snaps
   const info = rec.upper ? readLayerInfo(rec.upper) : undefined
   const first = info?.lastSnapshot ?? rec.snapshot
   mkdirp(repo.tmpDir)
-  const pool = new IngestPool({packsDir: repo.packsDir, tmpDir: repo.tmpDir, level: repo.compressionLevel, threads: o.threads})
+  const pool = new IngestPool({packsDir: repo.packsDir, tmpDir: repo.tmpDir, level: repo.compressionLevel, threads: o.threads, store: repo.packs})
   const meta = repo.metaWriter()
   const written: WrittenPack[] = []
   let t: OverlayTreeResult

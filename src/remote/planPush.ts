@@ -1,6 +1,8 @@
 /**
  * Which objects a push must send: everything reachable from the pushed snapshots (their trees,
- * file contents and the snapshots of their history) that the remote's indexes do not list.
+ * file contents and the snapshots of their history; for a run record, its chain of previous runs and
+ * each record's input and output snapshots, stdout, stderr and trace) that the remote's indexes do
+ * not list.
  * A snapshot or tree that the remote lists is skipped with everything below it: pushes upload
  * contents before trees, trees before the trees and snapshots that name them, and ancestors
  * before descendants, so what the remote lists is always complete below.
@@ -11,6 +13,7 @@
  */
 import {decodeChunkList} from '../objects/chunkList.js'
 import type {Oid} from '../objects/oid.js'
+import {decodeRunRecord, type RunRecord} from '../objects/runRecord.js'
 import {decodeSnapshot} from '../objects/snapshot.js'
 import {TREE_MAGIC} from '../objects/tree.js'
 import {ObjectType} from '../pack/block.js'
@@ -200,11 +203,37 @@ export async function planPush(repo: Repository, remote: RemoteIndex, tips: Oid[
     }
   }
 
+  const visitRuns = async (tip: Oid): Promise<void> => {
+    // The chain back to a run the remote (or this plan) has, then oldest first: a record goes
+    // after its previous run and after everything it names.
+    const chain: {obj: PlannedObject; run: RunRecord}[] = []
+    for (let cur: Oid | null = tip; cur; ) {
+      const id = Buffer.from(cur, 'hex')
+      const key = id.toString('latin1')
+      if (seen.has(key)) break
+      seen.add(key)
+      if (remoteType(id) !== undefined) break
+      const obj = readMeta(cur, ObjectType.run, 'run record')
+      const run = decodeRunRecord(obj.data, `run record ${cur}`)
+      chain.push({obj, run})
+      cur = run.previous
+    }
+    for (const {obj, run} of chain.reverse()) {
+      await visitSnapshots(run.input)
+      await visitSnapshots(run.output)
+      visitFile(Buffer.from(run.stdout.id, 'hex'))
+      visitFile(Buffer.from(run.stderr.id, 'hex'))
+      if (run.trace && 'blob' in run.trace) visitFile(Buffer.from(run.trace.blob, 'hex'))
+      plan.meta.push(obj)
+    }
+  }
+
   for (const tip of tips) {
     const type = repo.packs.typeOf(tip)
     const id = Buffer.from(tip, 'hex')
     if (type === undefined) throw missingLocally(id, 'object')
     if (type === ObjectType.snapshot) await visitSnapshots(tip)
+    else if (type === ObjectType.run) await visitRuns(tip)
     else if (type === ObjectType.tree) await visitTree(id)
     else if (type === ObjectType.blob || type === ObjectType.chunkList) visitFile(id)
     else if (!seen.has(id.toString('latin1'))) {

@@ -19,6 +19,7 @@ import {closeSync, constants, linkSync, openSync, readFileSync, readdirSync, ren
 import {randomBytes} from 'node:crypto'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
+import {failpoint} from '../maintenance/failpoint.js'
 import {processAlive} from '../refs/lockFile.js'
 import {VeloError, fsError, isErrno} from '../util/errors.js'
 import {mkdirp} from '../util/fsx.js'
@@ -343,6 +344,7 @@ function holdLock(path: string, mode: LockMode, o: RepoLockOptions, owner?: Repo
 export async function withRepoLock<T>(repo: {root: string} | string, mode: LockMode, command: string, fn: () => T | Promise<T>, o: Omit<RepoLockOptions, 'command'> = {}): Promise<T> {
   const lock = await acquireRepoLock(typeof repo === 'string' ? repo : repo.root, mode, {...o, command})
   try {
+    failpoint(`locked:${command.split(' ')[0]}`) // tests hold a command here, with its lock
     return await fn()
   } finally {
     lock.release()

@@ -81,6 +81,17 @@ export const SETTINGS: SettingDef[] = [
       return text
     },
   },
+  {
+    key: 'remote.timeout',
+    env: 'VELO_REMOTE_TIMEOUT',
+    description: 'how long a lazy mount waits for a remote to deliver missing file content (retries included) before the read fails with EIO (e.g. 30s, 2m)',
+    default: '30s',
+    parse(text) {
+      const ms = parseDuration(text, 'remote.timeout')
+      if (ms <= 0 || ms === Infinity) throw new VeloError('ERR_VELO_USAGE', `remote.timeout must be a positive duration, not ${JSON.stringify(text)}`, {hint: 'e.g. velo config set remote.timeout 30s'})
+      return formatDuration(ms)
+    },
+  },
 ]
 
 export function settingDef(key: string): SettingDef {
@@ -180,4 +191,9 @@ export function gcGraceMs(config: Json | undefined, env: NodeJS.ProcessEnv = pro
 
 export function refNaming(config: Json | undefined, env: NodeJS.ProcessEnv = process.env): RefNaming {
   return readSetting(config, 'ref.naming', env).value as RefNaming
+}
+
+/** How long a lazy mount waits for missing content (ms): the `remote.timeout` setting. */
+export function remoteTimeoutMs(config: Json | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  return parseDuration(String(readSetting(config, 'remote.timeout', env).value))
 }

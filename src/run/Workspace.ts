@@ -1,25 +1,24 @@
 /**
  * Where a recorded command runs: a fresh copy-on-write velo mount of the input snapshot, served by
  * this process (its access trace is the run's trace; the output snapshot is built from the mount's
- * upper layer, reading only what changed), or a temporary directory the input is restored into
+ * upper layer, reading only what changed; when nothing changed, the output is the input snapshot
+ * itself), or a temporary directory the input is restored into
  * (`--materialize`, for machines without FUSE: no trace; a stat cache primed from the restore lets
  * the output snapshot read only what changed).
  * Either way nothing of it outlives the run: the mount, its upper layer and the temporary
  * directory are removed by dispose() (a big restored tree by a background `rm -rf`).
  */
 import {spawn} from 'node:child_process'
-import {mkdirSync, mkdtempSync, realpathSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {snapshot, type SnapshotResult} from '../api/snapshot.js'
+import type {SnapshotResult} from '../api/snapshot.js'
 import type {MountServer} from '../mount/serveMount.js'
 import type {Oid} from '../objects/oid.js'
 import type {Repository} from '../repo/Repository.js'
 import {withRepoLock} from '../repo/RepoLock.js'
-import {restoreTree} from '../restore/restoreTree.js'
 import {statCacheName} from '../snapshot/refNameFor.js'
-import {primeStatCache} from './primeStatCache.js'
-import {VeloError} from '../util/errors.js'
+import {VeloError, isErrno} from '../util/errors.js'
 
 export type WorkspaceMode = 'mount' | 'materialize'
 
@@ -71,11 +70,10 @@ function tempBase(): string {
 }
 
 async function mounted(repo: Repository, input: Oid): Promise<Workspace> {
-  const [{serveMount}, {mountDir, mountInfo, detach, newMountId}, {readAccessTrace}, {snapshotMount}] = await Promise.all([
+  const [{serveMount}, {mountDir, mountInfo, detach, newMountId}, {readAccessTrace}] = await Promise.all([
     import('../mount/serveMount.js'),
     import('../mount/registry.js'),
     import('../mount/AccessTrace.js'),
-    import('../mount/snapshotMount.js'),
   ])
   const base = tempBase()
   const mnt = join(base, 'root')
@@ -108,8 +106,16 @@ async function mounted(repo: Repository, input: Oid): Promise<Workspace> {
       // The command is gone: the mount can go while its upper layer (on disk) is recorded.
       const stopping = server.stop() // also flushes the trace
       try {
-        output = await withRepoLock(repo, 'shared', 'run', () => snapshotMount(repo, server.record, {dir: root, noRef: true, command: 'run', onWarning: f.onWarning}), {onWarning: f.onWarning})
-        await stopping
+        const upperRoot = server.record.upper ? join(server.record.upper, 'root') : undefined
+        // Nothing written, created, deleted or renamed (an empty upper layer once the mount is
+        // down, so that nothing can write any more): the output is the input snapshot itself.
+        const unchanged = upperRoot !== undefined && isEmptyDir(upperRoot) && (await stopping, isEmptyDir(upperRoot))
+        if (unchanged) output = unchangedOutput(repo, input, root, server.record.upper)
+        else {
+          const {snapshotMount} = await import('../mount/snapshotMount.js')
+          output = await withRepoLock(repo, 'shared', 'run', () => snapshotMount(repo, server.record, {dir: root, noRef: true, command: 'run', onWarning: f.onWarning}), {onWarning: f.onWarning})
+          await stopping
+        }
       } catch (err) {
         await dispose()
         throw err
@@ -119,6 +125,34 @@ async function mounted(repo: Repository, input: Oid): Promise<Workspace> {
       return {output, trace}
     },
     dispose,
+  }
+}
+
+function isEmptyDir(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return true
+    throw err
+  }
+}
+
+/** The output of a run that changed nothing: the input snapshot (no walk, no new object). */
+function unchangedOutput(repo: Repository, input: Oid, mountpoint: string, upper: string | null): SnapshotResult {
+  const snap = repo.readSnapshot(input)
+  let bytes: number | undefined
+  return {
+    id: input, ref: null, tree: snap.tree, parent: snap.parents[0] ?? null, files: 0, dirs: 0, symlinks: 0,
+    // Read only if asked (velo run does not): the root tree of a big input takes a while to decode.
+    get bytes(): number {
+      if (bytes === undefined) {
+        bytes = 0
+        for (const e of repo.readTree(snap.tree)) if (e.kind !== 'symlink') bytes += e.size
+      }
+      return bytes
+    },
+    hashedFiles: 0, hashedBytes: 0, newObjects: 0, newBytes: 0, storedBytes: 0, skipped: [],
+    mount: {mountpoint, snapshot: input, upper},
   }
 }
 
@@ -147,6 +181,8 @@ async function materialized(repo: Repository, input: Oid): Promise<Workspace> {
   }
   let root: string
   try {
+    // Loaded here: the mount path (the default) needs none of the restore code.
+    const [{restoreTree}, {primeStatCache}] = await Promise.all([import('../restore/restoreTree.js'), import('./primeStatCache.js')])
     const tree = repo.readSnapshot(input).tree
     await restoreTree(repo, tree, dir)
     root = realpathSync(dir)
@@ -161,6 +197,7 @@ async function materialized(repo: Repository, input: Oid): Promise<Workspace> {
     chdirAfterExec: false,
     async finish(f = {}) {
       try {
+        const {snapshot} = await import('../api/snapshot.js')
         const output = await snapshot(repo, {dir: root, noRef: true, parents: [input], command: 'run', onWarning: f.onWarning})
         return {output, trace: null}
       } finally {

@@ -54,6 +54,7 @@ export type ErrorCode =
   | 'ERR_VELO_MISMATCH'
   | 'ERR_VELO_COMMAND_NOT_FOUND'
   | 'ERR_VELO_COMMAND_NOT_EXECUTABLE'
+  | 'ERR_VELO_INSTALL_FAILED'
 
 const exitFor: Record<ErrorCode, number> = {
   ERR_VELO_USAGE: ExitCode.usage,
@@ -82,6 +83,8 @@ const exitFor: Record<ErrorCode, number> = {
   ERR_VELO_MISMATCH: ExitCode.mismatch,
   ERR_VELO_COMMAND_NOT_FOUND: ExitCode.commandNotFound,
   ERR_VELO_COMMAND_NOT_EXECUTABLE: ExitCode.notExecutable,
+  /** velo deps: the install command failed; the error's exitCode is the command's (withExitCode). */
+  ERR_VELO_INSTALL_FAILED: ExitCode.bug,
 }
 
 export interface VeloErrorOptions {
@@ -103,6 +106,12 @@ export class VeloError extends Error {
     this.exitCode = exitFor[code]
     this.hint = options.hint
     this.data = options.data
+  }
+
+  /** The same error exiting with `code` (a failed command's own exit code). */
+  withExitCode(code: number): this {
+    ;(this as {exitCode: number}).exitCode = code
+    return this
   }
 
   toJSON(): {code: string; message: string; hint?: string; data?: Record<string, unknown>} {

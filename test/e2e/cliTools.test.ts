@@ -69,6 +69,9 @@ describe('velo config', () => {
     expect(JSON.parse(readFileSync(join(repo, 'velo.json'), 'utf8')).gc).toEqual({grace: '30d'})
     expect(lastJson(veloOk(['config', 'get', 'gc.grace', '--json'], {env}).stdout)).toMatchObject({value: '30d', source: 'repo', env: 'VELO_GC_GRACE'})
     expect(lastJson(veloOk(['config', 'get', 'gc.grace', '--json'], {env: {...env, VELO_GC_GRACE: '2w'}}).stdout)).toMatchObject({value: '2w', source: 'env'})
+    // gc without --prune uses the setting (and the environment's override).
+    expect(lastJson(veloOk(['gc', '--dry-run', '--json'], {env}).stdout)).toMatchObject({prune: '30d'})
+    expect(lastJson(veloOk(['gc', '--dry-run', '--json'], {env: {...env, VELO_GC_GRACE: '3d'}}).stdout)).toMatchObject({prune: '3d'})
     const set = velo(['config', 'set', 'compression', '7'], {env: {...env, VELO_COMPRESSION: '1'}})
     expect(set.stderr).toContain('velo: warning: $VELO_COMPRESSION is set: it overrides this setting')
     const list = veloOk(['config', 'list'], {env}).stdout
@@ -131,7 +134,7 @@ describe('shell completion', () => {
       words=(velo snapshot x); CURRENT=3; _velo
     `], {encoding: 'utf8'})
     const lines = out.split('\n')
-    expect(lines).toContain('set:Point a ref at a snapshot')
+    expect(lines).toContain('set:Point a ref at a snapshot or a run')
     expect(lines).toContain('delete:Delete a ref')
     expect(lines.some((l) => l.startsWith('--ref:'))).toBe(true)
     expect(lines).toContain('FILES')

@@ -8,24 +8,8 @@ import {spawnSync} from 'node:child_process'
 import {readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {lastJson, manifestCommands, words} from '../helpers/cli.js'
+import {USES, heavyIn, lastJson, manifestCommands, words} from '../helpers/cli.js'
 import {BIN, ROOT, tmpDir, velo} from '../helpers/velo.js'
-
-const HEAVY: Record<string, RegExp> = {
-  ink: /\/node_modules\/(ink|react|react-reconciler|yoga-layout)\//,
-  'fuse-native': /\/node_modules\/fuse-native\//,
-  'isomorphic-git': /\/node_modules\/isomorphic-git\//,
-  's3 client': /\/node_modules\/(aws4fetch|@aws-sdk)\//,
-  'tar-stream': /\/node_modules\/tar-stream\//,
-}
-
-/** What a command may load once its module is loaded (it uses it). */
-const USES: Record<string, string[]> = {
-  'import tar': ['tar-stream'],
-  'export tar': ['tar-stream'],
-  'import git': ['isomorphic-git'],
-  'export git': ['isomorphic-git'],
-}
 
 function heavyLoaded(args: string[], dir: string): {loaded: string[]; code: number; stdout: string; stderr: string} {
   const log = join(dir, 'modules.log')
@@ -35,15 +19,7 @@ function heavyLoaded(args: string[], dir: string): {loaded: string[]; code: numb
     encoding: 'utf8',
     timeout: 60_000,
   })
-  let paths: string[] = []
-  try {
-    paths = readFileSync(log, 'utf8').split('\n')
-  } catch {
-    // nothing recorded
-  }
-  const loaded = Object.entries(HEAVY)
-    .filter(([, re]) => paths.some((p) => re.test(p)))
-    .map(([name]) => name)
+  const loaded = heavyIn(log)
   return {loaded, code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr}
 }
 

@@ -55,10 +55,10 @@ function rng(seed: number): () => number {
   }
 }
 
-function assertSound(repoPath: string, expectRefs: Map<string, string>, what: string): void {
+async function assertSound(repoPath: string, expectRefs: Map<string, string>, what: string): Promise<void> {
   const repo = Repository.open(repoPath)
   try {
-    const r = fsck(repo)
+    const r = await fsck(repo)
     if (!r.ok) throw new Error(`${what}: fsck found ${JSON.stringify(r.problems.slice(0, 5), null, 1)}`)
     // A ref reported as moved still points there, or at a later snapshot (of a run killed after it
     // moved the ref but before it printed) whose history contains the reported one.
@@ -108,7 +108,7 @@ describe('kill -9 at any point loses nothing', () => {
       const last = r.stdout.trim().split('\n').pop() ?? ''
       if (r.code === 0) reported.set(ref, JSON.parse(last).id)
       else expect(r.signal).toBe('SIGKILL')
-      assertSound(repo, reported, `snapshot trial ${i} (killed: ${r.signal === 'SIGKILL'})`)
+      await assertSound(repo, reported, `snapshot trial ${i} (killed: ${r.signal === 'SIGKILL'})`)
     }
 
     // Garbage for gc to delete and small packs for repack to merge, recreated before each trial
@@ -145,7 +145,7 @@ describe('kill -9 at any point loses nothing', () => {
         // packs, never rewrite one): a run that does not reach it must still succeed.
         if (r.signal === 'SIGKILL') hit.add(point)
         else expect(r.code, `${name} at ${point}: ${r.stderr}`).toBe(0)
-        assertSound(repo, reported, `${name} killed at ${point}`)
+        await assertSound(repo, reported, `${name} killed at ${point}`)
         trials++
       }
     }
@@ -163,7 +163,7 @@ describe('kill -9 at any point loses nothing', () => {
       const r = await run([...args, '--repo', repo], {killAfterMs: Math.floor(random() * durations[i % 2] * 1.2)})
       note(r)
       if (r.code !== 0) expect(r.signal).toBe('SIGKILL')
-      assertSound(repo, reported, `${name} trial ${i} (killed: ${r.signal === 'SIGKILL'})`)
+      await assertSound(repo, reported, `${name} trial ${i} (killed: ${r.signal === 'SIGKILL'})`)
     }
 
     // 3. push to a directory remote, killed at random: both repositories stay sound, and the
@@ -185,8 +185,8 @@ describe('kill -9 at any point loses nothing', () => {
       }
       const r = await run(['push', 'origin', 'main', '--repo', repo], {killAfterMs: Math.floor(random() * clean.ms * 1.2)})
       if (r.code !== 0) expect(r.signal, r.stderr).toBe('SIGKILL')
-      assertSound(repo, reported, `push trial ${i} (killed: ${r.signal === 'SIGKILL'})`)
-      assertSound(remote, new Map(), `the remote after push trial ${i}`)
+      await assertSound(repo, reported, `push trial ${i} (killed: ${r.signal === 'SIGKILL'})`)
+      await assertSound(remote, new Map(), `the remote after push trial ${i}`)
     }
 
     // 4. fsck --repair killed after salvaging: the damaged pack and its copy are both there.
@@ -203,11 +203,11 @@ describe('kill -9 at any point loses nothing', () => {
     const repaired = await run(['fsck', '--repair', '--from', backup, '--repo', repo, '--json'])
     note(repaired)
     expect(repaired.code, repaired.stdout + repaired.stderr).toBe(0)
-    assertSound(repo, reported, 'after repair')
+    await assertSound(repo, reported, 'after repair')
 
     // A clean gc at the end still finds the repository whole, and the stale locks were broken.
     veloOk(['gc', '--repo', repo])
-    assertSound(repo, reported, 'final')
+    await assertSound(repo, reported, 'final')
     expect(brokeStaleLock).toBe(true)
     expect(trials).toBeGreaterThanOrEqual(50)
   }, 600_000)

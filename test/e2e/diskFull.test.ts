@@ -28,7 +28,7 @@ afterAll(() => {
 })
 
 describe('disk full', () => {
-  it('a snapshot that does not fit fails with ERR_VELO_DISK_FULL; the repository stays consistent', () => {
+  it('a snapshot that does not fit fails with ERR_VELO_DISK_FULL; the repository stays consistent', async () => {
     const repo = join(mnt, 'repo')
     const small = join(scratch.path, 'small')
     makeTree(small, {...files('s', 50), sub: {dir: files('t', 20)}})
@@ -48,7 +48,7 @@ describe('disk full', () => {
 
     const after = Repository.open(repo)
     try {
-      expect(fsck(after)).toMatchObject({ok: true, problems: [], warnings: []})
+      expect(await fsck(after)).toMatchObject({ok: true, problems: [], warnings: []})
       expect(after.refs.read('big')).toBeUndefined()
       expect(after.refs.read('small')).toBe(first.id)
       expect(checkRepository(after).files).toBe(70)

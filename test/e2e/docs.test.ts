@@ -1,9 +1,12 @@
-/** docs/ stays true: the command reference is current, exit codes match the code, JSON shapes match real output. */
+/**
+ * docs/ stays true: the command reference is current, exit codes match the code, JSON shapes match
+ * real output; and running each command loads no heavy module it does not use.
+ */
 import {spawnSync} from 'node:child_process'
-import {mkdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {lastJson, manifestCommands} from '../helpers/cli.js'
+import {heavyIn, lastJson, manifestCommands, recordModules, USES} from '../helpers/cli.js'
 import {ROOT, tmpDir, veloOk} from '../helpers/velo.js'
 
 const doc = (name: string): string => readFileSync(join(ROOT, 'docs', name), 'utf8')
@@ -58,9 +61,19 @@ describe('docs', () => {
     symlinkSync('a', join(t, 'l'))
     const env = {VELO_REPO: join(d, 'repo')}
     const seen = new Set<string>()
+    const log = join(d, 'modules.log')
+    const rec = recordModules(log)
     const check = (id: string, args: string[], variant?: string): void => {
       const dash = args.includes('--') ? args.indexOf('--') : args.length
-      const r = veloOk([...id.split(' '), ...args.slice(0, dash), '--json', ...args.slice(dash)], {env, cwd: d})
+      rmSync(log, {force: true})
+      const r = veloOk([...id.split(' '), ...args.slice(0, dash), '--json', ...args.slice(dash)], {env: {...env, ...rec.env}, nodeArgs: rec.nodeArgs, cwd: d})
+      // Running it (not only loading it): nothing heavy it does not use (no ink without a terminal,
+      // no FUSE with --materialize, no S3 client for a directory remote).
+      expect(heavyIn(log).filter((m) => !(USES[id] ?? []).includes(m)), `velo ${id} --json loaded`).toEqual([])
+      // NDJSON: events before the last line are progress or warning events.
+      for (const e of r.stdout.trim().split('\n').slice(0, -1).map((l) => JSON.parse(l) as {type?: string})) {
+        expect(['progress', 'warning'], `velo ${id} --json: ${JSON.stringify(e)}`).toContain(e.type)
+      }
       const last = lastJson(r.stdout)
       const want = shapes.get(id)
       expect(want, `docs/json.md section for ${id}`).toBeDefined()
@@ -110,6 +123,7 @@ describe('docs', () => {
     check('replay', ['runs/t', '--materialize'])
     check('verify', [])
     check('key generate', [])
+    check('deps', ['--key-file', 't/a', '--dir', 'deps-out', '--', 'sh', '-c', 'mkdir -p deps-out && echo x > deps-out/f'])
     // checkout, unmount: FUSE mounts, covered by the mount tests; cat has no --json.
     const untested = [...shapes.keys()].filter((id) => !seen.has(id) && !['checkout', 'unmount'].includes(id))
     expect(untested, 'documented commands this test does not run').toEqual([])

@@ -70,6 +70,16 @@ describe('ink progress view in a terminal', () => {
     expect(end).toContain('EXIT=0')
     expect(end).toMatch(/✔ snapshot · 200 files · [\d.]+ KiB · \d+s\nsnapshot t: 200 files, .*\n[0-9a-f]{64}\n/)
   })
+
+  it('velo restore shows the view with files and bytes of the total, then its result line', async () => {
+    const d = tmpDir()
+    tree(join(d, 't'), 200)
+    velo(['snapshot', join(d, 't'), '--ref', 't', '--repo', join(d, 'repo'), '-q'])
+    tmux('new-session', '-d', '-s', 'restore', '-x', '120', '-y', '20', `${env} VELO_REPO=${join(d, 'repo')} ${process.execPath} ${BIN} restore t ${join(d, 'out')}; echo EXIT=$?; sleep 600`)
+    const end = await waitFor('restore', (s) => s.includes('EXIT='))
+    expect(end).toContain('EXIT=0')
+    expect(end).toMatch(/✔ restore · 200\/200 files · [\d.]+ KiB\/[\d.]+ KiB · \d+s\nrestored [0-9a-f]{12} into .*: 200 files/)
+  })
 })
 
 describe('progress in pipes', () => {
@@ -114,6 +124,41 @@ describe('progress in pipes', () => {
 
     const quiet = velo(['snapshot', join(d, 't'), '--repo', join(d, 'repo2'), '--json', '--quiet'], {env: fast})
     expect((jsonLines(quiet.stdout) as {type: string}[]).map((e) => e.type)).toEqual(['warning', 'summary'])
+  })
+
+  it('fsck, gc and repack: NDJSON progress events with counts, then the summary; plain lines without --json', () => {
+    const d = tmpDir()
+    const repo = join(d, 'repo')
+    for (let i = 0; i < 3; i++) {
+      tree(join(d, `t${i}`), 20 + i)
+      velo(['snapshot', join(d, `t${i}`), '--ref', `t${i}`, '--repo', repo, '-q'])
+    }
+    const keys = ['bytes', 'command', 'done', 'elapsed', 'eta', 'itemRate', 'phase', 'rate', 'total', 'totalBytes', 'type', 'unit']
+    const cases: [string[], string, Record<string, unknown>][] = [
+      [['fsck'], 'packs', {type: 'summary', ok: true}],
+      [['gc', '--prune', 'now'], 'mark', {type: 'summary', walked: true}],
+      [['repack'], 'rewrite', {type: 'summary', packsAfter: expect.any(Number)}],
+    ]
+    for (const [args, phase, summary] of cases) {
+      const r = velo([...args, '--repo', repo, '--json'], {env: fast})
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0)
+      const all = jsonLines(r.stdout) as {type: string; command?: string; phase?: string; done?: number}[]
+      expect(all.pop(), args[0]).toMatchObject(summary)
+      const progress = all.filter((e) => e.type === 'progress')
+      expect(progress.length, args[0]).toBe(all.length)
+      for (const e of progress) {
+        expect(Object.keys(e).sort()).toEqual(keys)
+        expect(e.command).toBe(args[0])
+      }
+      expect(progress.some((e) => e.phase === phase && (e.done ?? 0) > 0), `${args[0]} reports ${phase} with a count`).toBe(true)
+      expect(r.stderr).toBe('')
+    }
+    const plain = velo(['gc', '--prune', 'now', '--repo', repo], {env: fast})
+    expect(plain.code).toBe(0)
+    expect(plain.stderr).toMatch(/^velo gc: mark [\d,]+ objects/m)
+    expect(plain.stdout).toMatch(/^deleted \d+ unreachable objects/)
+    const quiet = velo(['repack', '--all', '--repo', repo, '-q'], {env: fast})
+    expect(quiet.stderr).toBe('')
   })
 
   it('ends with an error line when the command fails', () => {

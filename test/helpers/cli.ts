@@ -44,3 +44,38 @@ export function lastJson<T = any>(stdout: string): T {
   if (all.length === 0) throw new Error('no JSON output')
   return all[all.length - 1] as T
 }
+
+/** Modules no command may load unless it uses them (ink: only to draw on a terminal). */
+export const HEAVY: Record<string, RegExp> = {
+  ink: /\/node_modules\/(ink|react|react-reconciler|yoga-layout)\//,
+  'fuse-native': /\/node_modules\/fuse-native\//,
+  'isomorphic-git': /\/node_modules\/isomorphic-git\//,
+  's3 client': /\/node_modules\/(aws4fetch|@aws-sdk)\//,
+  'tar-stream': /\/node_modules\/tar-stream\//,
+}
+
+/** What a command may load once its module is loaded (it uses it). */
+export const USES: Record<string, string[]> = {
+  'import tar': ['tar-stream'],
+  'export tar': ['tar-stream'],
+  'import git': ['isomorphic-git'],
+  'export git': ['isomorphic-git'],
+}
+
+/** node arguments and environment that make a velo process list every module it loads in `log` (test/helpers/recordModules.mjs). */
+export function recordModules(log: string): {nodeArgs: string[]; env: Record<string, string>} {
+  return {nodeArgs: ['--import', join(ROOT, 'test/helpers/recordModules.mjs')], env: {VELO_TEST_MODULE_LOG: log}}
+}
+
+/** The HEAVY modules named in a module log written by recordModules(). */
+export function heavyIn(log: string): string[] {
+  let paths: string[] = []
+  try {
+    paths = readFileSync(log, 'utf8').split('\n')
+  } catch {
+    // nothing recorded
+  }
+  return Object.entries(HEAVY)
+    .filter(([, re]) => paths.some((p) => re.test(p)))
+    .map(([name]) => name)
+}

@@ -20,8 +20,8 @@ export function tmpDir(prefix = 'velo-test-'): string {
   return d
 }
 
-export function velo(args: string[], opts: {env?: Record<string, string>; cwd?: string; input?: string; timeout?: number} = {}): VeloRun {
-  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [BIN, ...args], {
+export function velo(args: string[], opts: {env?: Record<string, string>; cwd?: string; input?: string; timeout?: number; nodeArgs?: string[]} = {}): VeloRun {
+  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
     cwd: opts.cwd,
     env: {...process.env, VELO_FSYNC: '0', NO_COLOR: '1', ...opts.env},
     input: opts.input,

@@ -9,7 +9,7 @@ import {repairRepository} from '../../src/maintenance/repair.js'
 import {Repository} from '../../src/repo/Repository.js'
 import {files, idAt, openRepo, packNames, reopen, snap} from '../helpers/maintenance.js'
 import {checkRepository} from '../helpers/repoCheck.js'
-import {flipByte, scratchDir, writeRandomFile} from '../helpers/trees.js'
+import {flipByte, randomBytes, scratchDir, writeRandomFile} from '../helpers/trees.js'
 
 const scratch = scratchDir('velo-fsck-')
 afterAll(() => scratch.cleanup())
@@ -38,7 +38,7 @@ function whereIs(repo: Repository, id: Oid): {pack: string; path: string; offset
 describe('fsck', () => {
   it('finds nothing wrong in a sound repository, and remembers what it verified', async () => {
     const {repo} = await setup()
-    const r = fsck(repo)
+    const r = await fsck(repo)
     expect(r).toMatchObject({ok: true, complete: true, problems: [], refs: 1, reflogEntries: 2})
     expect(r.packs.verified).toBe(r.packs.total)
     const state = JSON.parse(readFileSync(join(repo.cacheDir, 'fsck.json'), 'utf8'))
@@ -49,7 +49,7 @@ describe('fsck', () => {
     const {repo} = await setup()
     const seen: string[][] = []
     for (let i = 0; i < 5; i++) {
-      const r = fsck(repo, {maxDurationMs: 0}) // one pack per run
+      const r = (await fsck(repo, {maxDurationMs: 0})) // one pack per run
       expect(r.packs.verified).toBe(1)
       expect(r.ok).toBe(true)
       const state = JSON.parse(readFileSync(join(repo.cacheDir, 'fsck.json'), 'utf8')) as {verified: Record<string, number>}
@@ -58,7 +58,7 @@ describe('fsck', () => {
     const all = packNames(repo)
     // After as many runs as there are packs, every pack has been verified once.
     expect(new Set(seen[all.length - 1])).toEqual(new Set(all))
-    expect(fsck(repo, {maxDurationMs: 0}).complete).toBe(all.length === 1)
+    expect((await fsck(repo, {maxDurationMs: 0})).complete).toBe(all.length === 1)
   })
 
   it('a flipped byte in a pack: reads fail with ERR_VELO_CORRUPT, fsck names the object, pack and path, repair restores it', async () => {
@@ -67,7 +67,7 @@ describe('fsck', () => {
     flipByte(at.path, at.offset + 5)
     const r1 = reopen(repo)
     expect(() => r1.packs.readContent(small)).toThrow(expect.objectContaining({code: 'ERR_VELO_CORRUPT', message: expect.stringContaining(at.pack)}))
-    const r = fsck(r1)
+    const r = await fsck(r1)
     expect(r.ok).toBe(false)
     // The whole block is damaged: every object in it, each with its pack and referrer.
     const damaged = r.problems.filter((p) => p.kind === 'object-damaged')
@@ -89,7 +89,49 @@ describe('fsck', () => {
     expect(full.fetched.objects).toBe(local.unrecoverable.length)
     const r2 = Repository.open(r1.root)
     expect(checkRepository(r2).files).toBe(36)
-    expect(fsck(r2).ok).toBe(true)
+    expect((await fsck(r2)).ok).toBe(true)
+  })
+
+  it('worker threads report exactly what the calling thread does', async () => {
+    const {repo, big, small} = await setup()
+    const sound = await fsck(reopen(repo), {threads: 2}) // chunked files checked as a whole in a worker too
+    expect(sound).toMatchObject({ok: true, problems: []})
+    for (const id of [small, repo.packs.chunksOf(big)[1].id]) {
+      const at = whereIs(repo, id)
+      flipByte(at.path, at.offset + 7)
+    }
+    const strip = (r: Awaited<ReturnType<typeof fsck>>): unknown => ({...r, durationMs: 0})
+    const inline = await fsck(reopen(repo), {threads: 0})
+    const threaded = await fsck(reopen(repo), {threads: 2})
+    expect(inline.ok).toBe(false)
+    expect(inline.problems.filter((p) => p.kind === 'pack-damaged').length).toBe(2)
+    expect(strip(threaded)).toEqual(strip(inline))
+  })
+
+  it('checks a chunked file whose chunks span packs as a whole, and blames a damaged chunk, not the file', async () => {
+    const d = fresh()
+    const repo = openRepo(join(d, 'repo'))
+    const tree = join(d, 't')
+    mkdirSync(tree, {recursive: true})
+    writeRandomFile(join(tree, 'big.bin'), 3 << 20, 'span-a')
+    await snap(repo, tree, 'app')
+    // The same bytes and more: the first chunks are shared with the old file (in the old pack).
+    writeFileSync(join(tree, 'big.bin'), Buffer.concat([readFileSync(join(tree, 'big.bin')), randomBytes(2 << 20, 'span-b')]))
+    const s = await snap(repo, tree, 'app')
+    const big = idAt(repo, s.id, 'big.bin')
+    const chunks = repo.packs.chunksOf(big)
+    const packs = new Set(chunks.map((c) => repo.packs.find(c.id)!.pack.name))
+    expect(packs.size).toBe(2)
+    for (const threads of [0, 2]) expect(await fsck(reopen(repo), {threads})).toMatchObject({ok: true, problems: []})
+    // A byte of the first chunk (in the old pack; random data is stored raw, so its bytes sit at their offset in the block).
+    const loc = repo.packs.find(chunks[0].id)!
+    flipByte(loc.pack.path, loc.record.blockOffset + 12 + loc.record.offset + 10)
+    for (const threads of [0, 2]) {
+      const r = await fsck(reopen(repo), {threads})
+      expect(r.ok).toBe(false)
+      expect(r.problems).toContainEqual(expect.objectContaining({kind: 'object-damaged', id: chunks[0].id}))
+      expect(r.problems.find((p) => p.id === big && p.kind === 'object-damaged' && !p.message.includes('blob'))).toBeUndefined()
+    }
   })
 
   it('a truncated index: reads fail naming it, fsck reports it, repair rebuilds it without a remote', async () => {
@@ -100,7 +142,7 @@ describe('fsck', () => {
     truncateSync(idx, 100)
     const r1 = reopen(repo)
     expect(() => r1.resolveSnapshot('app')).toThrow(expect.objectContaining({code: 'ERR_VELO_CORRUPT', message: expect.stringContaining(`index of pack ${meta} is damaged`)}))
-    const r = fsck(r1)
+    const r = await fsck(r1)
     expect(r.problems).toContainEqual(expect.objectContaining({kind: 'index-damaged', pack: meta}))
     expect(r.problems).toContainEqual(expect.objectContaining({kind: 'object-missing', referencedBy: expect.arrayContaining(['ref app'])}))
     const fixed = await repairRepository(r1.root)
@@ -115,7 +157,7 @@ describe('fsck', () => {
     rmSync(at.path)
     const r1 = reopen(repo)
     expect(() => r1.packs.read(big, ObjectType.chunkList)).toThrow(expect.objectContaining({code: 'ERR_VELO_CORRUPT', message: expect.stringContaining(`pack ${at.pack} is missing`)}))
-    const r = fsck(r1)
+    const r = await fsck(r1)
     expect(r.problems[0]).toMatchObject({kind: 'pack-missing', pack: at.pack})
     const lost = r.problems.filter((p) => p.kind === 'object-damaged')
     expect(lost).toContainEqual(expect.objectContaining({id: big, pack: at.pack, referencedBy: [expect.stringMatching(/path big\.bin$/)]}))
@@ -130,7 +172,7 @@ describe('fsck', () => {
     const data = packNames(repo, 'd')[0]
     renameSync(join(repo.packsDir, `${data}.idx`), join(scratch.path, `${data}.idx.away`))
     const r1 = reopen(repo)
-    const r = fsck(r1)
+    const r = await fsck(r1)
     expect(r.warnings).toContainEqual(expect.stringMatching(new RegExp(`pack ${data} has no index`)))
     const fixed = await repairRepository(r1.root)
     expect(fixed).toMatchObject({ok: true, rebuiltIndexes: [data]})
@@ -149,7 +191,7 @@ describe('fsck', () => {
       rmSync(join(repo.packsDir, `${name}.pack`))
       rmSync(join(repo.packsDir, `${name}.idx`))
     }
-    const r = fsck(reopen(repo))
+    const r = await fsck(reopen(repo))
     expect(r).toMatchObject({ok: true, problems: []})
     expect(r.warnings).toEqual([expect.stringMatching(/^\d+ file contents are not here yet: remote origin has them/)])
   })
@@ -157,7 +199,7 @@ describe('fsck', () => {
   it('a damaged ref is reported, the rest still checked', async () => {
     const {repo} = await setup()
     writeFileSync(join(repo.root, 'refs', 'broken'), 'not an id\n')
-    const r = fsck(reopen(repo))
+    const r = await fsck(reopen(repo))
     expect(r.problems).toEqual([expect.objectContaining({kind: 'ref-damaged', message: expect.stringMatching(/^ref broken: /)})])
     expect(r.refs).toBe(1)
   })

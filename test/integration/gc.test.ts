@@ -53,7 +53,7 @@ describe('gc', () => {
     expect(has(repo, drop.id)).toBe(false)
     expect(repo.refs.readLog('drop')).toEqual([])
     expect(checkRepository(repo)).toMatchObject({refs: 1, files: 20})
-    expect(fsck(repo)).toMatchObject({ok: true, problems: []})
+    expect(await fsck(repo)).toMatchObject({ok: true, problems: []})
     expect(repo.resolveSnapshot('keep')).toBe(keep.id)
   })
 
@@ -90,7 +90,7 @@ describe('gc', () => {
     repo = reopen(repo)
     expect(has(repo, oldA1)).toBe(false)
     expect(checkRepository(repo)).toMatchObject({refs: 1, files: 31})
-    expect(fsck(repo).ok).toBe(true)
+    expect((await fsck(repo)).ok).toBe(true)
     // The rewritten packs keep their old age: rewriting is no reason to keep garbage longer.
     for (const name of r.newPacks) expect(Math.abs(statMtime(join(repo.packsDir, `${name}.pack`)) - t0)).toBeLessThan(5000)
   })
@@ -120,7 +120,7 @@ describe('gc', () => {
     repo = reopen(repo)
     for (const id of liveIds) expect(has(repo, id)).toBe(true)
     expect(checkRepository(repo).files).toBe(10)
-    expect(fsck(repo).ok).toBe(true)
+    expect((await fsck(repo)).ok).toBe(true)
   })
 
   it('keeps whatever a young tree references, even unreachable (the stat cache relies on it)', async () => {
@@ -143,7 +143,7 @@ describe('gc', () => {
     expect(has(repo, s.id)).toBe(false)
     expect(explainObject(repo, blob)).toMatchObject({status: 'young', keptBy: {rootKind: 'young', path: 'again.txt'}})
     expect(explainObject(repo, young)).toMatchObject({status: 'young'})
-    expect(fsck(repo).ok).toBe(true)
+    expect((await fsck(repo)).ok).toBe(true)
   })
 
   it('keeps what live mounts and leases name, and ignores holders that are gone', async () => {
@@ -198,12 +198,24 @@ describe('gc', () => {
     writeFileSync(newTmp, 'x')
     const t = new Date(Date.now() - 2 * 3_600_000)
     utimesSync(oldTmp, t, t)
+    // Staging directories of a killed pull: gone once nothing in them changed for an hour.
+    const oldStage = join(repo.tmpDir, 'pull-1-aa')
+    const liveStage = join(repo.tmpDir, 'pull-2-bb')
+    for (const dir of [oldStage, liveStage]) {
+      mkdirSync(dir)
+      writeFileSync(join(dir, 'x.pack'), 'x')
+      utimesSync(join(dir, 'x.pack'), t, t)
+      utimesSync(dir, t, t)
+    }
+    writeFileSync(join(liveStage, 'y.pack'), 'y') // written just now
     const orphan = join(repo.packsDir, `d-${'ab'.repeat(32)}.pack`)
     writeFileSync(orphan, 'partial')
     const r = await gc(repo)
-    expect(r.removedTmpFiles).toBe(1)
+    expect(r.removedTmpFiles).toBe(2)
     expect(existsSync(oldTmp)).toBe(false)
     expect(existsSync(newTmp)).toBe(true)
+    expect(existsSync(oldStage)).toBe(false)
+    expect(existsSync(liveStage)).toBe(true)
     expect(existsSync(orphan)).toBe(true) // young
     utimesSync(orphan, t, t)
     expect((await gc(repo, {pruneMs: 3_600_000})).removedOrphanPacks).toEqual([`d-${'ab'.repeat(32)}`])

@@ -34,7 +34,7 @@ describe('repack', () => {
     expect(packNames(repo, 'm')).toHaveLength(1)
     expect(packNames(repo, 'd')).toHaveLength(1)
     expect(checkRepository(repo)).toEqual(before)
-    expect(fsck(repo)).toMatchObject({ok: true, problems: []})
+    expect(await fsck(repo)).toMatchObject({ok: true, problems: []})
     // Tree order: within the metadata pack, objects follow the walk from the refs.
     const rank = treeOrder(repo)
     const meta = repo.packs.packs.find((p) => p.index.kind === 'meta')!
@@ -65,7 +65,7 @@ describe('repack', () => {
     const ages = packNames(repo).map((name) => Date.now() - statSync(join(repo.packsDir, `${name}.pack`)).mtimeMs)
     expect(ages.filter((a) => a > 29 * DAY)).toHaveLength(2)
     expect(ages.filter((a) => a < DAY)).toHaveLength(2)
-    expect(fsck(repo).ok).toBe(true)
+    expect((await fsck(repo)).ok).toBe(true)
   })
 
   it('repacks metadata by itself once there are more packs than the threshold', async () => {
@@ -80,7 +80,7 @@ describe('repack', () => {
     repo = reopen(repo)
     expect(countMetaPacks(repo)).toBe(1)
     expect(packNames(repo, 'd')).toHaveLength(5)
-    expect(fsck(repo).ok).toBe(true)
+    expect((await fsck(repo)).ok).toBe(true)
   })
 
   it('does not disturb a reader that loaded the old packs', async () => {

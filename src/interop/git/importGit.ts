@@ -11,6 +11,7 @@ import {compareNames, isSafeName} from '../../objects/names.js'
 import type {Oid} from '../../objects/oid.js'
 import type {TreeEntry} from '../../objects/tree.js'
 import {assertRefName} from '../../refs/RefStore.js'
+import {withRepoLock} from '../../repo/RepoLock.js'
 import type {Repository} from '../../repo/Repository.js'
 import {refNameFor} from '../../snapshot/refNameFor.js'
 import {ObjectWriter} from '../../store/ObjectWriter.js'
@@ -65,7 +66,12 @@ export interface ImportGitResult {
 /** Reads of git objects in flight at once. */
 const PARALLEL = 8
 
+/** Holds the shared repository lock throughout, so that no gc or repack removes what it writes meanwhile. */
 export async function importGit(repo: Repository, o: ImportGitOptions): Promise<ImportGitResult> {
+  return withRepoLock(repo, 'shared', o.command ?? 'import git', () => importGitLocked(repo, o), {onWarning: o.onWarning})
+}
+
+async function importGitLocked(repo: Repository, o: ImportGitOptions): Promise<ImportGitResult> {
   const history = o.history ?? 0
   if (!Number.isInteger(history) || history < 0) throw new VeloError('ERR_VELO_USAGE', '--history takes a number of commits (0 or more)')
   const loc = requireGitRepo(o.repo)
