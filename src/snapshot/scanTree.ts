@@ -3,7 +3,6 @@
  * sends new or changed files to the ingest pool, then builds the Merkle trees bottom-up.
  */
 import {lstatSync, readdirSync, readlinkSync, type Stats} from 'node:fs'
-import {join} from 'node:path'
 import {isMainThread} from 'node:worker_threads'
 import {fastLstat, isDir, isFile, isSymlink, specialKind, type RawStat} from '../util/fastLstat.js'
 import {hash} from '../objects/hash.js'
@@ -182,7 +181,9 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
     const buf = raw.buf
     // lstat by name from inside the directory: the kernel then resolves one component, not the
     // whole path (about a quarter of the walk's system time here)
-    const relative = enterDir(node.abs)
+    // (a chdir costs about as much as four such lookups: small directories are looked up whole)
+    const relative = raw.count >= 8 && enterDir(node.abs)
+    const base = node.abs === '/' ? '' : node.abs
     rpos = raw.start
     const first = subdirs.length
     let files = 0
@@ -209,7 +210,7 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
       }
       let st: RawStat | undefined
       try {
-        st = fastLstat(relative ? name : join(node.abs, name))
+        st = fastLstat(relative ? name : `${base}/${name}`)
       } catch {
         st = undefined
       }
@@ -236,7 +237,7 @@ export async function scanTree(o: ScanOptions): Promise<ScanResult> {
           ok = false
           break
         }
-        subdirs.push({name, abs: node.abs === '/' ? `/${name}` : `${node.abs}/${name}`, ino, mtimeMs, ctimeMs})
+        subdirs.push({name, abs: `${base}/${name}`, ino, mtimeMs, ctimeMs})
       }
     }
     if (!ok) {

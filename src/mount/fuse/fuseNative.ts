@@ -58,7 +58,8 @@ export async function loadFuse(): Promise<typeof FuseType> {
  */
 export function fuseOptions(o: FuseMountOptions): FuseType.Options {
   const ttl = o.cacheSeconds ?? 86400
-  const extra = [`negative_timeout=${ttl}`, 'big_writes', 'max_write=1048576', 'max_readahead=1048576']
+  // noatime: otherwise every read marks the inode's attributes stale and the next stat asks velo again.
+  const extra = [`negative_timeout=${ttl}`, 'big_writes', 'max_write=1048576', 'max_readahead=1048576', 'noatime']
   if (o.readOnly) extra.push('ro')
   return {
     fsname: ['velo', ...extra].join(','),
