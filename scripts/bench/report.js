@@ -43,7 +43,7 @@ export function textReport(summary, groups, meta) {
 function targetLines(summary, wrap) {
   const t = summary.filter((x) => x.target)
   if (!t.length) return []
-  const lines = ['Targets (issue 3):']
+  const lines = ['Targets (from the issues):']
   for (const x of t) {
     const measured = x.vs ? (x.ratio?.median === undefined ? '-' : `${x.ratio.median.toFixed(2)}x`) : x.median === undefined ? '-' : `${fmtNum(x.median)} ${x.unit}`
     lines.push(wrap(`${x.result ?? 'n/a'}  ${x.label}: ${measured} (target ${x.target.text})`))
