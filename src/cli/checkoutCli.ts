@@ -13,7 +13,10 @@ import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 import {VeloError} from '../util/errors.js'
 import type {MountRecord} from '../mount/registry.js'
+import {progressRelay, type ProgressLine} from '../mount/progressRelay.js'
 import {checkoutViaSpare, ensureSpare} from '../mount/spareClient.js'
+import type {OnTransferProgress, TransferProgress} from '../remote/progress.js'
+import type {ProgressReporter} from '../ui/ProgressEvent.js'
 import {reportError} from './output.js'
 
 export interface CheckoutArgs {
@@ -23,6 +26,7 @@ export interface CheckoutArgs {
   readOnly: boolean
   foreground: boolean
   json: boolean
+  quiet?: boolean
   repo?: string
   /** Remote that serves content missing locally (lazy checkout). */
   remote?: string
@@ -69,7 +73,8 @@ async function serveHere(a: CheckoutArgs): Promise<number> {
   let server
   const repo = Repository.open(a.repo)
   try {
-    server = await serveMount(repo, {rev: a.rev, mountpoint: a.mountpoint, upper: a.upper, readOnly: a.readOnly, id, remote: a.remote, log: child ? log : undefined})
+    const onProgress = child ? progressRelay((line) => writeSync(a.readyFd!, line)) : undefined
+    server = await serveMount(repo, {rev: a.rev, mountpoint: a.mountpoint, upper: a.upper, readOnly: a.readOnly, id, remote: a.remote, log: child ? log : undefined, onProgress})
   } catch (err) {
     repo.close()
     // Nothing was served: the mount's directory holds nothing worth keeping.
@@ -99,7 +104,7 @@ interface ReadyMessage {
   error?: {code: string; message: string; hint?: string; data?: Record<string, unknown>}
 }
 
-function waitReady(child: ChildProcess, logPath: string, timeoutMs: number): Promise<ReadyMessage> {
+function waitReady(child: ChildProcess, logPath: string, timeoutMs: number, onProgress?: OnTransferProgress): Promise<ReadyMessage> {
   return new Promise((resolveMsg, reject) => {
     let buf = ''
     let done = false
@@ -113,16 +118,18 @@ function waitReady(child: ChildProcess, logPath: string, timeoutMs: number): Pro
     pipe.setEncoding('utf8')
     pipe.on('data', (d: string) => {
       buf += d
-      const nl = buf.indexOf('\n')
-      if (nl >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0 && !done; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl)
-        finish(() => {
-          try {
-            resolveMsg(JSON.parse(line) as ReadyMessage)
-          } catch (err) {
-            reject(err)
-          }
-        })
+        buf = buf.slice(nl + 1)
+        let m: ReadyMessage & Partial<ProgressLine>
+        try {
+          m = JSON.parse(line)
+        } catch (err) {
+          finish(() => reject(err))
+          return
+        }
+        if (m.progress) onProgress?.(m.progress)
+        else finish(() => resolveMsg(m))
       }
     })
     pipe.on('error', () => undefined)
@@ -148,12 +155,30 @@ function serverDied(logPath: string, code: number | null, signal: NodeJS.Signals
 
 /** Starts a detached server and waits until the mount answers. */
 async function launch(a: CheckoutArgs): Promise<number> {
-  print(a, await launchMount(a))
+  // A progress view only when the server reports some (a remote checkout pulling metadata): a
+  // local checkout answers in a fraction of a second and loads nothing for it.
+  let view: Promise<{reporter: ProgressReporter; show: (p: TransferProgress) => void}> | undefined
+  const onProgress = (p: TransferProgress): void => {
+    view ??= Promise.all([import('../ui/createProgress.js'), import('../remote/progress.js')]).then(([{createProgress}, {transferUpdate}]) => {
+      const reporter = createProgress({command: 'checkout', json: a.json, quiet: a.quiet})
+      return {reporter, show: (x: TransferProgress) => reporter.update(transferUpdate(x))}
+    })
+    void view.then((v) => v.show(p))
+  }
+  let rec: MountRecord
+  try {
+    rec = await launchMount(a, onProgress)
+  } catch (err) {
+    await (await view)?.reporter.done(false)
+    throw err
+  }
+  await (await view)?.reporter.done(true)
+  print(a, rec)
   return 0
 }
 
 /** Starts a detached server, waits until the mount answers and returns its record (also used by velo deps). */
-export async function launchMount(a: Pick<CheckoutArgs, 'rev' | 'mountpoint' | 'upper' | 'readOnly' | 'repo' | 'remote'>): Promise<MountRecord> {
+export async function launchMount(a: Pick<CheckoutArgs, 'rev' | 'mountpoint' | 'upper' | 'readOnly' | 'repo' | 'remote'>, onProgress?: OnTransferProgress): Promise<MountRecord> {
   const root = repoRoot(a.repo)
   if (!existsSync(join(root, 'velo.json'))) {
     const {Repository} = await import('../repo/Repository.js')
@@ -165,7 +190,7 @@ export async function launchMount(a: Pick<CheckoutArgs, 'rev' | 'mountpoint' | '
   const logPath = join(dir, 'serve.log')
   // A spare server already waiting (spareClient.ts) takes two process starts off the latency.
   const upper = a.upper === undefined ? undefined : resolve(a.upper)
-  const viaSpare = await checkoutViaSpare(root, {rev: a.rev, mountpoint: resolve(a.mountpoint), upper, readOnly: a.readOnly, remote: a.remote, id}, READY_TIMEOUT_MS, logPath)
+  const viaSpare = await checkoutViaSpare(root, {rev: a.rev, mountpoint: resolve(a.mountpoint), upper, readOnly: a.readOnly, remote: a.remote, id}, READY_TIMEOUT_MS, logPath, onProgress)
   if (viaSpare) return readyRecord(viaSpare, dir)
   const logFd = openSync(logPath, 'a', 0o644)
   const args = [BIN, 'checkout', a.rev, resolve(a.mountpoint), '--foreground', '--ready-fd', '3', '--mount-id', id, '--repo', root]
@@ -180,7 +205,7 @@ export async function launchMount(a: Pick<CheckoutArgs, 'rev' | 'mountpoint' | '
   }
   let msg: ReadyMessage
   try {
-    msg = await waitReady(child, logPath, READY_TIMEOUT_MS)
+    msg = await waitReady(child, logPath, READY_TIMEOUT_MS, onProgress)
   } catch (err) {
     if (child.exitCode === null && child.pid) {
       try {
@@ -244,6 +269,7 @@ export function parseCheckoutArgv(argv: string[]): CheckoutArgs | undefined {
       remote: values.remote,
       foreground: values.foreground ?? false,
       json: values.json ?? false,
+      quiet: values.quiet ?? false,
       repo: values.repo ?? process.env.VELO_REPO,
       readyFd,
       id: values['mount-id'],

@@ -12,6 +12,7 @@
  * Imports stay light: the pull code loads only when metadata has to be fetched.
  */
 import type {Oid} from '../objects/oid.js'
+import type {OnTransferProgress} from '../remote/progress.js'
 import {getRemote, readRemotes} from '../remote/RemoteConfig.js'
 import type {Repository} from '../repo/Repository.js'
 import {VeloError} from '../util/errors.js'
@@ -52,7 +53,7 @@ function trackingRemoteOf(repo: Repository, name: string, remotes: string[]): st
   return tracking.find((r) => readRef(repo, `remotes/${r}/${name}`) === local) ?? tracking[0]
 }
 
-export async function prepareMountRemote(repo: Repository, rev: string, o: {remote?: string; log?: (msg: string) => void} = {}): Promise<MountRemote | undefined> {
+export async function prepareMountRemote(repo: Repository, rev: string, o: {remote?: string; log?: (msg: string) => void; onProgress?: OnTransferProgress} = {}): Promise<MountRemote | undefined> {
   const remotes = readRemotes(repo)
   if (o.remote !== undefined) getRemote(repo, o.remote) // unknown: the usual error, with the known names
   const base = rev.replace(/(?:~\d*)*$/, '')
@@ -66,7 +67,7 @@ export async function prepareMountRemote(repo: Repository, rev: string, o: {remo
   if (!tracking || !lacksMetadata(repo, rev)) return {remote}
   const {pull} = await import('../api/pull.js')
   const started = performance.now()
-  const r = await pull(repo, {remote: tracking.remote, refs: [tracking.ref], metadataOnly: true, noLocalRefs: true})
+  const r = await pull(repo, {remote: tracking.remote, refs: [tracking.ref], metadataOnly: true, noLocalRefs: true, onProgress: o.onProgress})
   o.log?.(`fetched the metadata of ${tracking.remote}/${tracking.ref} (${r.refs[0]?.remote.slice(0, 12)}): ${r.objects} objects, ${r.bytes} bytes in ${r.requests} requests, ${Math.round(performance.now() - started)} ms`)
   return {remote: tracking.remote, pulled: tracking.ref}
 }

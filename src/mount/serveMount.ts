@@ -17,6 +17,7 @@ import {LowerContent} from './LowerContent.js'
 import {LowerTree} from './LowerTree.js'
 import {CONTROL_SOCKET, listenControl} from './mountControl.js'
 import {prepareMountRemote} from './mountRemote.js'
+import type {OnTransferProgress} from '../remote/progress.js'
 import {Overlay} from './Overlay.js'
 import {canonicalMountpoint, isVeloMount, mountDir, mountInfo, newMountId, parseMountinfo, registerMount, unregisterMount, type MountRecord} from './registry.js'
 
@@ -33,6 +34,8 @@ export interface ServeOptions {
   pollMs?: number
   /** Fetch missing content from this remote (lazy checkout; see mountRemote.ts for the default). */
   remote?: string
+  /** Progress of the metadata pull of a remote checkout (relayed to the launcher). */
+  onProgress?: OnTransferProgress
 }
 
 export interface MountServer {
@@ -96,7 +99,7 @@ export function checkFuseDevice(): void {
 export async function serveMount(repo: Repository, o: ServeOptions): Promise<MountServer> {
   const log = o.log ?? (() => undefined)
   // Lazy checkout: which remote serves missing content; a remote ref's metadata is pulled first.
-  const lazy = await prepareMountRemote(repo, o.rev, {remote: o.remote, log})
+  const lazy = await prepareMountRemote(repo, o.rev, {remote: o.remote, log, onProgress: o.onProgress})
   const resolved = repo.resolve(o.rev)
   if (repo.packs.typeOf(resolved) === undefined) {
     throw new VeloError('ERR_VELO_CORRUPT', `snapshot ${resolved.slice(0, 12)} (${o.rev}) is missing from the repository's packs`, {

@@ -16,6 +16,8 @@ import {connect} from 'node:net'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {VeloError} from '../util/errors.js'
+import type {OnTransferProgress} from '../remote/progress.js'
+import type {ProgressLine} from './progressRelay.js'
 import type {MountRecord} from './registry.js'
 
 export interface SpareArgs {
@@ -104,7 +106,7 @@ export function ensureSpare(repoRoot: string): void {
  * then the caller starts a server of its own. Throws when the spare took the job and failed to
  * answer in time or died; the mount is then detached.
  */
-export function checkoutViaSpare(repoRoot: string, a: SpareArgs, timeoutMs: number, logPath: string): Promise<SpareReply | undefined> {
+export function checkoutViaSpare(repoRoot: string, a: SpareArgs, timeoutMs: number, logPath: string, onProgress?: OnTransferProgress): Promise<SpareReply | undefined> {
   if (!sparesEnabled()) return Promise.resolve(undefined)
   const sock = spareSocketPath(repoRoot)
   if (Buffer.byteLength(sock) > 100 || !existsSync(sock)) return Promise.resolve(undefined)
@@ -153,7 +155,7 @@ export function checkoutViaSpare(repoRoot: string, a: SpareArgs, timeoutMs: numb
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl)
         buf = buf.slice(nl + 1)
-        let m: {pid?: number; retry?: boolean} & SpareReply
+        let m: {pid?: number; retry?: boolean} & SpareReply & Partial<ProgressLine>
         try {
           m = JSON.parse(line)
         } catch {
@@ -163,7 +165,8 @@ export function checkoutViaSpare(repoRoot: string, a: SpareArgs, timeoutMs: numb
           pid = m.pid
           sent = true
           c.write(JSON.stringify({stamp: buildStamp(), args: a, env: process.env}) + '\n')
-        } else if (m.retry) return finish(() => resolveReply(undefined))
+        } else if (m.progress) onProgress?.(m.progress)
+        else if (m.retry) return finish(() => resolveReply(undefined))
         else return finish(() => resolveReply(m))
       }
     })

@@ -11,6 +11,7 @@ import {dirname, join} from 'node:path'
 import {normalizeError} from '../cli/output.js'
 import {Repository, defaultRepoPath} from '../repo/Repository.js'
 import {loadFuse} from './fuse/fuseNative.js'
+import {progressRelay} from './progressRelay.js'
 import {mountDir} from './registry.js'
 import {serveMount, type MountServer} from './serveMount.js'
 import {buildStamp, ensureSpare, spareLockPath, spareOwner, spareSocketPath, type SpareArgs} from './spareClient.js'
@@ -176,7 +177,7 @@ export async function runSpareServer(): Promise<void> {
       repo = Repository.open(root)
       configTime = now
     } else repo.packs.refresh()
-    ms = await serveMount(repo, {rev: a.rev, mountpoint: a.mountpoint, upper: a.upper, readOnly: a.readOnly, remote: a.remote, id: a.id, log})
+    ms = await serveMount(repo, {rev: a.rev, mountpoint: a.mountpoint, upper: a.upper, readOnly: a.readOnly, remote: a.remote, id: a.id, log, onProgress: progressRelay((line) => void (gone || c.write(line)))})
   } catch (err) {
     const e = normalizeError(err)
     log(`velo: error: ${e.message}`)

@@ -101,8 +101,15 @@ function fixture(remote: (root: string) => RemoteArg, env: Record<string, string
 }
 
 function checkout(f: Fixture, repo: string, rev: string, mnt: string, env: Record<string, string> = {}): MountRec {
+  return checkoutEvents(f, repo, rev, mnt, env).summary
+}
+
+/** A checkout with --json: its NDJSON events (progress of a remote's metadata pull), then the summary. */
+function checkoutEvents(f: Fixture, repo: string, rev: string, mnt: string, env: Record<string, string> = {}): {events: {type: string; command?: string; phase?: string}[]; summary: MountRec} {
   mkdirSync(mnt, {recursive: true})
-  return JSON.parse(veloOk(['checkout', rev, mnt, '--repo', repo, '--json'], {env: {...f.env, ...env}}).stdout) as MountRec
+  const out = veloOk(['checkout', rev, mnt, '--repo', repo, '--json'], {env: {...f.env, ...env}}).stdout
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as {type: string})
+  return {events: lines.slice(0, -1), summary: JSON.parse(lastLine(out)) as MountRec}
 }
 
 function status(rec: MountRec): FetchStatus | undefined {
@@ -131,8 +138,12 @@ function lazyScenario(make: () => Fixture, o: {prefetch: boolean}): void {
   it('mounts REMOTE/REF with metadata only, fetches one file on first read, and only that much', async () => {
     const f = make()
     const {repo: b, mnt} = f.fresh()
-    const rec = checkout(f, b, 'origin/app', mnt)
+    // Progress of the metadata pull reaches the launcher: NDJSON events before the summary.
+    const {events, summary: rec} = checkoutEvents(f, b, 'origin/app', mnt, {VELO_PROGRESS_INTERVAL_MS: '0'})
     expect(rec).toMatchObject({snapshot: f.id, remote: 'origin'})
+    expect(events.length).toBeGreaterThan(0)
+    for (const e of events) expect(e).toMatchObject({type: 'progress', command: 'checkout'})
+    expect(events.map((e) => e.phase)).toContain('download')
     // Metadata only: no data pack yet, and the tracking ref is there, the local ref is not.
     expect(readdirSync(join(b, 'packs')).filter((n) => n.startsWith('d-'))).toEqual([])
     expect(existsSync(join(b, 'refs/remotes/origin/app'))).toBe(true)
