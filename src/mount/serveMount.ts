@@ -212,11 +212,15 @@ export async function serveMount(repo: Repository, o: ServeOptions): Promise<Mou
   }
   const stop = (stillMounted: boolean): Promise<void> => (stopping ??= finish(stillMounted))
   // fuse-native does not report an unmount from outside: watch the mount table.
+  // A mount table read in several pieces while other mounts come and go can miss a line: the mount
+  // counts as gone only when two reads in a row lack it.
+  let misses = 0
   const poll = setInterval(() => {
     readFile('/proc/self/mountinfo', 'utf8').then(
       (text) => {
         const now = parseMountinfo(text).some((l) => l.mountpoint === mnt && (!info || l.mountId === info.mountId))
-        if (!now) void stop(false)
+        misses = now ? 0 : misses + 1
+        if (misses >= 2) void stop(false)
       },
       () => undefined,
     )

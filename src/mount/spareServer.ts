@@ -134,6 +134,13 @@ export async function runSpareServer(): Promise<void> {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => quit(sig))
   say(`waiting on ${sock}`)
 
+  // One job only: a launcher that connected at the same moment as the first is turned away at
+  // once (it then starts a server of its own) instead of waiting for an answer that never comes.
+  let taken = false
+  server.on('connection', (s: Socket) => {
+    if (taken) s.destroy()
+    else taken = true
+  })
   const c = await new Promise<Socket>((res) => server.once('connection', res))
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
