@@ -11,6 +11,7 @@ import {
 import type {Oid} from '../objects/oid.js'
 import type {TreeEntry} from '../objects/tree.js'
 import type {Repository} from '../repo/Repository.js'
+import type {Location} from '../store/PackStore.js'
 import {existsSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
 import {fileURLToPath} from 'node:url'
@@ -37,6 +38,7 @@ interface FileJob {
   entry: TreeEntry
   pack: string
   order: number
+  loc?: Location
 }
 
 
@@ -100,6 +102,7 @@ export async function restoreTree(repo: Repository, tree: Oid, dest: string, o: 
     // Pass 2: files, in pack order so that each block is decompressed once.
     for (const j of jobs) {
       const loc = repo.packs.find(j.entry.id)
+      j.loc = loc
       j.order = loc?.record.blockOffset ?? 0
       j.pack = loc?.pack.name ?? ''
     }
@@ -142,7 +145,7 @@ const PARALLEL_MIN_FILES = 2000
 function toJobs(repo: Repository, list: FileJob[]): RestoreJobs {
   const r: RestoreJobs = {packsDir: repo.packsDir, paths: [], ids: [], sizes: [], exec: [], packPaths: [], blockOffsets: [], blockLengths: [], offsets: [], types: []}
   for (const j of list) {
-    const loc = repo.packs.find(j.entry.id)
+    const loc = j.loc
     r.paths.push(j.path)
     r.ids.push(j.entry.id)
     r.sizes.push(j.entry.size)
