@@ -12,6 +12,7 @@ import {Worker} from 'node:worker_threads'
 import type {WrittenPack} from '../pack/PackWriter.js'
 import {createDedupBuffers} from '../snapshot/DedupTable.js'
 import {Ingester} from '../snapshot/Ingester.js'
+import {abortWorkers, finishWorkers} from '../snapshot/ingestWorkers.js'
 import {VeloError, type ErrorCode} from '../util/errors.js'
 import type {ContentBatch, ContentBatchFailure, ContentBatchResult, ContentWorkerData} from './contentIngestWorker.js'
 
@@ -118,23 +119,10 @@ export class ContentIngestPool {
       packs.push(...this.inline.finish())
       this.newObjects += this.inline.newObjects
     }
-    const results = await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<{packs: WrittenPack[]; newObjects: number}>((resolve, reject) => {
-            w.removeAllListeners('message')
-            w.on('message', (m: {t: string; packs: WrittenPack[]; newObjects: number; code?: string; message?: string}) => {
-              if (m.t === 'finished') resolve(m)
-              else if (m.t === 'failed') reject(asError(m))
-            })
-            w.postMessage({t: 'finish'})
-          }),
-      ),
-    )
-    for (const r of results) {
-      packs.push(...r.packs)
-      this.newObjects += r.newObjects
-    }
+    // (new bytes are counted per batch here)
+    const r = await finishWorkers(this.workers, () => this.failure)
+    packs.push(...r.packs)
+    this.newObjects += r.newObjects
     await this.close()
     return packs
   }
@@ -142,17 +130,7 @@ export class ContentIngestPool {
   /** Drops the packs being written; finished packs stay (valid, merely unreferenced). */
   async abort(): Promise<void> {
     this.inline?.abort()
-    await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            w.removeAllListeners('message')
-            w.on('message', () => resolve())
-            w.once('exit', () => resolve())
-            w.postMessage({t: 'abort'})
-          }),
-      ),
-    )
+    await abortWorkers(this.workers)
     await this.close()
   }
 

@@ -13,6 +13,7 @@ import {createDedupBuffers} from './DedupTable.js'
 import {Ingester, type IngestOptions} from './Ingester.js'
 import {QueueWriter, STATUS, type Segment} from '../util/FileQueue.js'
 import type {FileError, WorkerData} from './ingestWorker.js'
+import {abortWorkers, finishWorkers} from './ingestWorkers.js'
 
 /** Below this much queued work the main thread ingests by itself. */
 const INLINE_FILES = 512
@@ -26,14 +27,6 @@ function workerUrl(): URL {
   if (existsSync(fileURLToPath(u))) return u
   // Running from TypeScript sources (tests): use the compiled worker.
   return new URL(fileURLToPath(u).replace(/\/src\/snapshot\//, '/dist/snapshot/'), 'file://')
-}
-
-interface Finished {
-  t: 'finished' | 'failed'
-  packs: WrittenPack[]
-  newObjects: number
-  newBytes: number
-  message?: string
 }
 
 export class IngestPool {
@@ -168,25 +161,10 @@ export class IngestPool {
       packs.push(...this.inline.finish())
       this.newObjects += this.inline.newObjects
     }
-    const results = await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<Finished>((resolve, reject) => {
-            w.on('message', (m: Finished) => {
-              if (m.t === 'finished') resolve(m)
-              else if (m.t === 'failed') reject(new Error(m.message))
-            })
-            w.once('error', reject)
-            w.once('exit', (code) => reject(this.failure ?? new Error(`an ingest worker exited (code ${code}) before finishing`)))
-            w.postMessage({t: 'finish'})
-          }),
-      ),
-    )
-    for (const r of results) {
-      packs.push(...r.packs)
-      this.newObjects += r.newObjects
-      this.newBytes += r.newBytes
-    }
+    const r = await finishWorkers(this.workers, () => this.failure)
+    packs.push(...r.packs)
+    this.newObjects += r.newObjects
+    this.newBytes += r.newBytes
     await this.close()
     return packs
   }
@@ -194,16 +172,7 @@ export class IngestPool {
   async abort(): Promise<void> {
     this.inline?.abort()
     this.queue.abort()
-    await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            w.on('message', (m: {t: string}) => m.t === 'aborted' && resolve())
-            w.once('exit', () => resolve())
-            w.postMessage({t: 'abort'})
-          }),
-      ),
-    )
+    await abortWorkers(this.workers)
     await this.close()
   }
 
